@@ -1,0 +1,122 @@
+// Avro encoding in the Confluent wire format through the schema registry, and decoding into the
+// `{type, meta, data}` message of our contract. Decoding resolves the writer's schema (found by
+// the id in the message) into the reader schema of the catalogue, so an event written by an older
+// or newer version of a schema reads as the current type.
+import { COMPATIBILITY, SchemaRegistry } from "@kafkajs/confluent-schema-registry";
+import avro from "avsc";
+import type { Catalog, EventSchema } from "../schemas/catalog.js";
+import type { EventName, Message } from "../schemas/generated/events.js";
+import { PoisonMessageError } from "./errors.js";
+
+/** FULL_TRANSITIVE: see docs/schemas.md for why. */
+export const compatibilityLevel = COMPATIBILITY.FULL_TRANSITIVE;
+
+export interface DecodedMessage {
+  readonly message: Message;
+  readonly schemaId: number;
+}
+
+export interface Codec {
+  /** Registers the catalogue's schemas under their subjects (topic-record naming). */
+  registerAll(): Promise<void>;
+  /** Encodes a message for `topic` (the subject is `<topic>-<record full name>`). */
+  encode(topic: string, message: Message): Promise<Buffer>;
+  decode(value: Buffer | null): Promise<DecodedMessage>;
+  readonly catalog: Catalog;
+}
+
+const statusOf = (err: unknown): number | undefined =>
+  typeof err === "object" && err !== null && "status" in err && typeof err.status === "number" ? err.status : undefined;
+
+export function createCodec(registryUrl: string, catalog: Catalog): Codec {
+  const registry = new SchemaRegistry({ host: registryUrl, retry: { retries: 3 } });
+  const idsBySubject = new Map<string, Promise<number>>();
+  const resolvers = new Map<number, { event: EventSchema; resolver: avro.Resolver | undefined }>();
+
+  const eventSchema = (type: string): EventSchema => {
+    const e = catalog.byName.get(type);
+    if (!e) throw new Error(`no schema for event type ${type}`);
+    return e;
+  };
+
+  const subjectId = (topic: string, event: EventSchema): Promise<number> => {
+    const subject = `${topic}-${event.fullName}`;
+    let id = idsBySubject.get(subject);
+    if (!id) {
+      id = registry
+        .register(
+          { type: "record", name: event.fullName, fields: [], ...(event.schema as object) } as never,
+          { subject, compatibility: compatibilityLevel },
+        )
+        .then((r) => r.id);
+      id.catch(() => idsBySubject.delete(subject));
+      idsBySubject.set(subject, id);
+    }
+    return id;
+  };
+
+  const readerFor = async (schemaId: number): Promise<{ event: EventSchema; resolver: avro.Resolver | undefined }> => {
+    const cached = resolvers.get(schemaId);
+    if (cached) return cached;
+    let writer: avro.Type;
+    try {
+      writer = (await registry.getSchema(schemaId)) as unknown as avro.Type;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) throw new PoisonMessageError("unknown-schema-id", `schema id ${schemaId} is not in the registry`);
+      throw err; // registry unreachable: transient, the runner retries
+    }
+    const event = writer.name ? catalog.byFullName.get(writer.name) : undefined;
+    if (!event) {
+      throw new PoisonMessageError(
+        "unknown-record-type",
+        `record type ${writer.name ?? "(unnamed)"} (schema id ${schemaId}) is not part of the contract`,
+      );
+    }
+    let resolver: avro.Resolver | undefined;
+    if (!event.type.equals(writer)) {
+      try {
+        resolver = event.type.createResolver(writer);
+      } catch (err) {
+        throw new PoisonMessageError("incompatible-schema", `schema id ${schemaId} cannot be read as ${event.fullName}: ${String(err)}`);
+      }
+    }
+    const entry = { event, resolver };
+    resolvers.set(schemaId, entry);
+    return entry;
+  };
+
+  return {
+    catalog,
+    async registerAll() {
+      for (const e of catalog.events) await subjectId(e.topic, e);
+    },
+    async encode(topic, message) {
+      const event = eventSchema(message.type);
+      const record = { meta: message.meta, ...message.data };
+      const problems: string[] = [];
+      if (!event.type.isValid(record, { errorHook: (path, value) => problems.push(`${path.join(".")}=${JSON.stringify(value)}`) })) {
+        throw new Error(`${message.type} does not match its schema: ${problems.join(", ")}`);
+      }
+      const id = await subjectId(topic, event);
+      const header = Buffer.alloc(5);
+      header.writeUInt32BE(id, 1);
+      return Buffer.concat([header, event.type.toBuffer(record)]);
+    },
+    async decode(value) {
+      if (!value || value.length < 5 || value[0] !== 0) {
+        throw new PoisonMessageError("not-avro", "value is not in the Confluent Avro wire format (magic byte 0 and a schema id)");
+      }
+      const schemaId = value.readUInt32BE(1);
+      const { event, resolver } = await readerFor(schemaId);
+      let record: Record<string, unknown>;
+      try {
+        record = event.type.fromBuffer(value.subarray(5), resolver) as Record<string, unknown>;
+      } catch (err) {
+        throw new PoisonMessageError("undecodable", `bytes do not decode as ${event.fullName} (schema id ${schemaId}): ${String(err)}`);
+      }
+      const { meta, ...data } = record;
+      return { schemaId, message: { type: event.name as EventName, meta, data } as Message };
+    },
+  };
+}

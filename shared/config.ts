@@ -1,0 +1,74 @@
+// Configuration comes from environment variables only, validated once at start-up.
+// Every problem is reported at once, by variable name, so an operator fixes them in one go.
+import { z } from "zod";
+
+const brokers = z
+  .string()
+  .min(1)
+  .transform((s) => s.split(",").map((b) => b.trim()))
+  .refine((list) => list.every((b) => /^[^\s:]+:\d{1,5}$/.test(b)), "expected host:port[,host:port...]");
+
+const url = (protocols: readonly string[]) =>
+  z.string().refine((s) => {
+    try {
+      return protocols.includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  }, `expected a ${protocols.join(" or ")} URL`);
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+/** Variables every service reads. */
+export const baseConfigSchema = z.object({
+  KAFKA_BROKERS: brokers.default(["127.0.0.1:9092"]),
+  SCHEMA_REGISTRY_URL: url(["http:", "https:"]).default("http://127.0.0.1:8081/apis/ccompat/v7"),
+  DATABASE_URL: url(["postgres:", "postgresql:"]).default("postgres://postgres@127.0.0.1:5432/fiber"),
+  HTTP_PORT: int(0, 65535).default(0),
+  HTTP_HOST: z.string().default("127.0.0.1"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Attempts for a message whose handler keeps failing before it goes to the DLQ. */
+  HANDLER_MAX_ATTEMPTS: int(1, 1000).default(10),
+  HANDLER_BACKOFF_INITIAL_MS: int(1, 60_000).default(200),
+  HANDLER_BACKOFF_MAX_MS: int(1, 600_000).default(30_000),
+  /** Fallback interval at which the outbox relay looks for unpublished rows. */
+  OUTBOX_POLL_MS: int(10, 60_000).default(1_000),
+  /** Suffix for consumer group ids, so a test run can use fresh groups. */
+  KAFKA_GROUP_SUFFIX: z.string().default(""),
+});
+
+export type BaseConfig = z.infer<typeof baseConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export const configHelpers = { brokers, url, int, bool };
+
+/** Parses `env` with the base schema extended by a service's own variables. */
+export function loadConfig<T extends z.ZodRawShape>(
+  extra: T,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): z.infer<ReturnType<typeof baseConfigSchema.extend<T>>> {
+  const schema = baseConfigSchema.extend(extra);
+  // An empty variable means "not set": defaults apply.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => {
+        const name = i.path.join(".");
+        const value = name in cleaned ? ` (got ${JSON.stringify(cleaned[name])})` : " (not set)";
+        return `${name}: ${i.message}${value}`;
+      }),
+    );
+  }
+  return result.data;
+}

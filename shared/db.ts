@@ -1,0 +1,38 @@
+// PostgreSQL access: one postgres.js pool per process, drizzle on top, and the service's
+// drizzle-kit migrations applied at start inside its own schema.
+import { createHash } from "node:crypto";
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { migrate } from "drizzle-orm/postgres-js/migrator";
+import postgres, { type Sql } from "postgres";
+
+export type Db = PostgresJsDatabase;
+export type { Sql };
+
+export function connect(url: string, options: { max?: number; application?: string } = {}): { sql: Sql; db: Db } {
+  const sql = postgres(url, {
+    max: options.max ?? 5,
+    onnotice: () => {},
+    connection: { application_name: options.application ?? "fiber" },
+  });
+  return { sql, db: drizzle(sql) };
+}
+
+/** A stable 63-bit key for pg advisory locks, from a name. */
+export const lockKey = (name: string): bigint => BigInt.asIntN(64, createHash("sha256").update(name).digest().readBigUInt64BE(0));
+
+/**
+ * Applies the migrations of `folder` to `schema`. Two processes of one service may start at
+ * once: an advisory lock (on a one-connection client of its own) makes the second wait until
+ * the first is done.
+ */
+export async function migrateSchema(url: string, schema: string, folder: string): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  const key = lockKey(`migrate:${schema}`).toString();
+  try {
+    await sql`select pg_advisory_lock(${key}::bigint)`;
+    await migrate(drizzle(sql), { migrationsFolder: folder, migrationsSchema: schema, migrationsTable: "__drizzle_migrations" });
+    await sql`select pg_advisory_unlock(${key}::bigint)`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

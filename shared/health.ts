@@ -1,0 +1,53 @@
+// /healthz: the process is alive. /readyz: every readiness check passes (consumer joined its
+// group, PostgreSQL answers, ...). Both answer JSON so an operator sees which check failed.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type ReadinessCheck = () => boolean | Promise<boolean>;
+
+export interface HealthServer {
+  readonly server: Server;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export type RouteHandler = (req: import("node:http").IncomingMessage, url: URL) => Promise<{ status: number; body: unknown } | undefined>;
+
+export async function startHealthServer(
+  host: string,
+  port: number,
+  checks: Readonly<Record<string, ReadinessCheck>>,
+  routes?: RouteHandler,
+): Promise<HealthServer> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://local");
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    void (async () => {
+      if (url.pathname === "/healthz") return reply(200, { status: "ok" });
+      if (url.pathname === "/readyz") {
+        const results: Record<string, boolean> = {};
+        for (const [name, check] of Object.entries(checks)) {
+          try {
+            results[name] = await check();
+          } catch {
+            results[name] = false;
+          }
+        }
+        const ok = Object.values(results).every(Boolean);
+        return reply(ok ? 200 : 503, { status: ok ? "ready" : "not ready", checks: results });
+      }
+      const routed = routes ? await routes(req, url) : undefined;
+      if (routed) return reply(routed.status, routed.body);
+      return reply(404, { error: "not found" });
+    })().catch((err: unknown) => reply(500, { error: String(err) }));
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,155 @@
+// The outbox relay: publishes committed outbox rows in id order, then marks them published.
+// One relay per service is active at a time (a session advisory lock); others stand by, so a
+// second process of a service never reorders or doubles what the first publishes.
+// Delivery is at-least-once at the Kafka boundary: a crash after Kafka acknowledged a batch but
+// before the rows were marked publishes that batch again, and consumers' inboxes drop the
+// repeat by event_id. See docs/runtime.md.
+import { and, asc, isNull, lt, inArray, sql as dsql } from "drizzle-orm";
+import type { Producer } from "kafkajs";
+import type { Message } from "../schemas/generated/events.js";
+import type { Codec } from "./codec.js";
+import { lockKey, type Db, type Sql } from "./db.js";
+import type { Logger } from "./logger.js";
+import { outboxChannel } from "./outbox.js";
+import type { RuntimeTables } from "./runtime-tables.js";
+
+export interface RelayOptions {
+  readonly sql: Sql;
+  readonly db: Db;
+  readonly tables: RuntimeTables;
+  readonly codec: Codec;
+  readonly producer: Producer;
+  readonly logger: Logger;
+  readonly pollMs: number;
+  readonly batchSize?: number;
+  /** Published rows older than this are deleted (the topic is the history, not the outbox). */
+  readonly keepPublishedMs?: number;
+}
+
+export interface Relay {
+  /** Publishes now rather than at the next poll. */
+  wake(): void;
+  /** Resolves when nothing is left to publish (for tests and graceful shutdown). */
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+  readonly isActive: () => boolean;
+}
+
+const sleep = (ms: number, signal: { wake?: () => void }): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.wake = () => {
+      clearTimeout(t);
+      resolve();
+    };
+  });
+
+export async function startRelay(opts: RelayOptions): Promise<Relay> {
+  const { sql, db, tables, codec, producer, pollMs } = opts;
+  const schema = tables.schema.schemaName;
+  const log = opts.logger.child({ component: "outbox-relay" });
+  const batchSize = opts.batchSize ?? 200;
+  const keepMs = opts.keepPublishedMs ?? 7 * 24 * 3600_000;
+  const key = lockKey(`outbox-relay:${schema}`).toString();
+  const lockConn = await sql.reserve();
+  const signal: { wake?: () => void } = {};
+  let stopped = false;
+  let active = false;
+  let pending = true;
+  let lastPrune = 0;
+  const drainWaiters: Array<() => void> = [];
+
+  const listener = await sql.listen(outboxChannel(schema), () => {
+    pending = true;
+    signal.wake?.();
+  });
+
+  async function publishBatch(): Promise<number> {
+    const rows = await db
+      .select()
+      .from(tables.outbox)
+      .where(isNull(tables.outbox.publishedAt))
+      .orderBy(asc(tables.outbox.id))
+      .limit(batchSize);
+    if (rows.length === 0) return 0;
+    const byTopic = new Map<string, Array<{ key: string; value: Buffer; headers: Record<string, string> }>>();
+    for (const row of rows) {
+      const message = { type: row.type, meta: row.meta, data: row.data } as Message;
+      const value = await codec.encode(row.topic, message);
+      const list = byTopic.get(row.topic) ?? [];
+      list.push({ key: row.key, value, headers: row.headers });
+      byTopic.set(row.topic, list);
+    }
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    await db
+      .update(tables.outbox)
+      .set({ publishedAt: dsql`now()` })
+      .where(inArray(tables.outbox.id, rows.map((r) => r.id)));
+    log.debug({ count: rows.length, last_id: String(rows.at(-1)?.id) }, "published outbox batch");
+    return rows.length;
+  }
+
+  async function prune(): Promise<void> {
+    if (Date.now() - lastPrune < 3600_000) return;
+    lastPrune = Date.now();
+    await db
+      .delete(tables.outbox)
+      .where(and(lt(tables.outbox.publishedAt, new Date(Date.now() - keepMs))));
+  }
+
+  const loop = (async () => {
+    let failures = 0;
+    while (!stopped) {
+      try {
+        if (!active) {
+          const [row] = await lockConn`select pg_try_advisory_lock(${key}::bigint) as ok`;
+          active = row?.ok === true;
+          if (active) log.info({ schema }, "outbox relay active");
+        }
+        if (active) {
+          pending = false;
+          while (!stopped && (await publishBatch()) === batchSize) {
+            /* keep going while full batches come back */
+          }
+          if (!pending) for (const w of drainWaiters.splice(0)) w();
+          await prune();
+        }
+        failures = 0;
+      } catch (err) {
+        failures += 1;
+        log.error({ err, failures }, "outbox relay failed; retrying");
+        await sleep(Math.min(pollMs * 2 ** failures, 30_000), signal);
+        continue;
+      }
+      if (!stopped && !pending) await sleep(pollMs, signal);
+    }
+  })();
+
+  return {
+    wake() {
+      pending = true;
+      signal.wake?.();
+    },
+    drain() {
+      if (!active || stopped) return Promise.resolve();
+      return new Promise((resolve) => {
+        drainWaiters.push(resolve);
+        pending = true;
+        signal.wake?.();
+      });
+    },
+    isActive: () => active,
+    async stop() {
+      stopped = true;
+      signal.wake?.();
+      await loop;
+      await listener.unlisten();
+      if (active) await lockConn`select pg_advisory_unlock(${key}::bigint)`;
+      lockConn.release();
+      for (const w of drainWaiters.splice(0)) w();
+    },
+  };
+}

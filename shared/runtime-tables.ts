@@ -1,0 +1,42 @@
+// The inbox and outbox every service keeps in its own PostgreSQL schema. A service's drizzle
+// schema file spreads `runtimeTables(<schema>)` into its exports so drizzle-kit generates them.
+import { sql } from "drizzle-orm";
+import { bigint, bigserial, index, integer, jsonb, pgSchema, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+
+export function runtimeTables(schemaName: string) {
+  const schema = pgSchema(schemaName);
+  /** Every consumed event, by consumer: a redelivery finds its row and becomes a no-op. */
+  const inbox = schema.table(
+    "inbox",
+    {
+      consumer: text("consumer").notNull(),
+      eventId: text("event_id").notNull(),
+      type: text("type").notNull(),
+      topic: text("topic").notNull(),
+      partition: integer("partition").notNull(),
+      offset: bigint("offset", { mode: "bigint" }).notNull(),
+      processedAt: timestamp("processed_at", { withTimezone: true }).notNull().defaultNow(),
+    },
+    (t) => [primaryKey({ columns: [t.consumer, t.eventId] })],
+  );
+  /** Events to publish, written in the same transaction as the change that caused them. */
+  const outbox = schema.table(
+    "outbox",
+    {
+      id: bigserial("id", { mode: "bigint" }).primaryKey(),
+      eventId: text("event_id").notNull().unique(),
+      topic: text("topic").notNull(),
+      key: text("key").notNull(),
+      type: text("type").notNull(),
+      meta: jsonb("meta").notNull(),
+      data: jsonb("data").notNull(),
+      headers: jsonb("headers").$type<Record<string, string>>().notNull(),
+      createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+      publishedAt: timestamp("published_at", { withTimezone: true }),
+    },
+    (t) => [index("outbox_unpublished").on(t.id).where(sql`${t.publishedAt} is null`)],
+  );
+  return { schema, inbox, outbox };
+}
+
+export type RuntimeTables = ReturnType<typeof runtimeTables>;

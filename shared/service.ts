@@ -1,0 +1,159 @@
+// Wires one service: config, logging, PostgreSQL and its migrations, the registry codec, the
+// idempotent producer, the outbox relay, the consumer runner and the health endpoints; and shuts
+// them down in the order that loses nothing on SIGTERM / SIGINT.
+import type { Kafka, Producer } from "kafkajs";
+import type { z } from "zod";
+import { loadCatalog, type Catalog } from "../schemas/catalog.js";
+import type { Message } from "../schemas/generated/events.js";
+import { createCodec, type Codec } from "./codec.js";
+import { loadConfig, type BaseConfig } from "./config.js";
+import { startConsumer, type Handlers, type RunningConsumer } from "./consumer.js";
+import { connect, migrateSchema, type Db, type Sql } from "./db.js";
+import { startHealthServer, type HealthServer, type RouteHandler } from "./health.js";
+import { newId } from "./ids.js";
+import { createKafka, createProducer } from "./kafka.js";
+import { createLogger, type Logger } from "./logger.js";
+import type { EventContext } from "./messages.js";
+import { processOnce, type Delivery, type Outcome, type Outgoing, type Tx } from "./outbox.js";
+import { startRelay, type Relay } from "./relay.js";
+import type { RuntimeTables } from "./runtime-tables.js";
+import { dlqTopic } from "./topics.js";
+
+export interface ServiceDeps<C extends BaseConfig = BaseConfig> {
+  readonly name: string;
+  readonly config: C;
+  readonly logger: Logger;
+  readonly sql: Sql;
+  readonly db: Db;
+  readonly kafka: Kafka;
+  readonly codec: Codec;
+  readonly catalog: Catalog;
+  readonly producer: Producer;
+  readonly relay: Relay;
+  readonly tables: RuntimeTables;
+  /** Ids and clock for decisions. */
+  readonly ctx: EventContext;
+  /** The unit of work: inbox + change + outbox in one transaction (see outbox.ts). */
+  readonly once: (message: Message, delivery: Delivery, work: (tx: Tx) => Promise<readonly Outgoing[]>) => Promise<Outcome>;
+}
+
+export interface ServiceDefinition<S extends z.ZodRawShape> {
+  /** Service name: its PostgreSQL schema, consumer group and DLQ topic. */
+  readonly name: string;
+  readonly tables: RuntimeTables;
+  readonly migrationsFolder: string;
+  readonly consumes: readonly string[];
+  readonly config: S;
+  readonly handlers: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => Handlers;
+  readonly routes?: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => RouteHandler;
+}
+
+export interface RunningService<C extends BaseConfig = BaseConfig> {
+  readonly deps: ServiceDeps<C>;
+  readonly health: HealthServer;
+  readonly consumer: RunningConsumer;
+  stop(): Promise<void>;
+}
+
+export async function runService<S extends z.ZodRawShape>(
+  def: ServiceDefinition<S>,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<RunningService<BaseConfig & z.infer<z.ZodObject<S>>>> {
+  const config = loadConfig(def.config, env) as BaseConfig & z.infer<z.ZodObject<S>>;
+  const logger = createLogger(def.name, config.LOG_LEVEL);
+  const catalog = loadCatalog();
+  const { sql, db } = connect(config.DATABASE_URL, { application: def.name });
+  await migrateSchema(config.DATABASE_URL, def.tables.schema.schemaName ?? def.name, def.migrationsFolder);
+  const codec = createCodec(config.SCHEMA_REGISTRY_URL, catalog);
+  await codec.registerAll();
+  const kafka = createKafka(config.KAFKA_BROKERS, def.name, logger);
+  const producer = await createProducer(kafka);
+  const relay = await startRelay({ sql, db, tables: def.tables, codec, producer, logger, pollMs: config.OUTBOX_POLL_MS });
+  const consumerName = def.name;
+  const deps: ServiceDeps<typeof config> = {
+    name: def.name,
+    config,
+    logger,
+    sql,
+    db,
+    kafka,
+    codec,
+    catalog,
+    producer,
+    relay,
+    tables: def.tables,
+    ctx: { producer: def.name, now: () => Date.now(), newId },
+    once: (message, delivery, work) => processOnce(db, def.tables, catalog, consumerName, message, delivery, work),
+  };
+  const consumer = await startConsumer({
+    kafka,
+    producer,
+    codec,
+    logger,
+    service: def.name,
+    groupId: `${def.name}${config.KAFKA_GROUP_SUFFIX}`,
+    topics: def.consumes,
+    dlqTopic: dlqTopic(def.name),
+    handlers: def.handlers(deps),
+    retry: {
+      maxAttempts: config.HANDLER_MAX_ATTEMPTS,
+      initialMs: config.HANDLER_BACKOFF_INITIAL_MS,
+      maxMs: config.HANDLER_BACKOFF_MAX_MS,
+    },
+  });
+  const health = await startHealthServer(
+    config.HTTP_HOST,
+    config.HTTP_PORT,
+    {
+      consumer: consumer.isReady,
+      postgres: async () => (await sql`select 1 as ok`).length === 1,
+    },
+    def.routes?.(deps),
+  );
+  logger.info({ http: `${config.HTTP_HOST}:${health.port}`, consumes: def.consumes }, "service started");
+
+  let stopped: Promise<void> | undefined;
+  return {
+    deps,
+    health,
+    consumer,
+    stop() {
+      stopped ??= (async () => {
+        logger.info("stopping: finishing the message in hand");
+        await consumer.stop();
+        await relay.drain();
+        await relay.stop();
+        await producer.disconnect();
+        await health.close();
+        await sql.end({ timeout: 5 });
+        logger.info("stopped");
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** Entry point for a service's main.ts: run until SIGTERM / SIGINT, exit non-zero on failure. */
+export function main<S extends z.ZodRawShape>(def: ServiceDefinition<S>): void {
+  runService(def).then(
+    (svc) => {
+      const shutdown = (signal: string) => {
+        svc.deps.logger.info({ signal }, "signal received");
+        svc.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            svc.deps.logger.error({ err }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.once("SIGTERM", () => shutdown("SIGTERM"));
+      process.once("SIGINT", () => shutdown("SIGINT"));
+    },
+    (err: unknown) => {
+      // Config errors print as a readable list; anything else with its stack.
+      createLogger(def.name).fatal({ err }, err instanceof Error ? err.message : String(err));
+      process.exit(1);
+    },
+  );
+}
