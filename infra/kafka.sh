@@ -1,6 +1,6 @@
 # Apache Kafka in KRaft mode (one node: broker + controller) from Maven Central jars.
 # Sourced by infra/stack.sh after lib.sh.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2153 # variables are shared between the sourced files
 
 KAFKA_HOME="$CACHE_DIR/kafka-$KAFKA_VERSION" # libs/*.jar
 KAFKA_DATA="$DATA_DIR/kafka"                 # log dirs (and KRaft metadata)
@@ -45,7 +45,7 @@ EOF
     show_log_tail "$LOG_DIR/fetch-kafka.log"
     die "kafka: fetching the jars failed (full output in $LOG_DIR/fetch-kafka.log)"
   fi
-  ls "$tmp/libs"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null || die "kafka: broker jar missing after fetch"
+  [[ -f "$tmp/libs/kafka_2.13-$KAFKA_VERSION.jar" ]] || die "kafka: broker jar missing after fetch"
   # A second SLF4J binding would make logging undefined: the log4j2 one must be the only one.
   rm -f "$tmp"/libs/slf4j-reload4j-*.jar "$tmp"/libs/slf4j-log4j12-*.jar
   touch "$tmp/.complete"
@@ -128,7 +128,7 @@ kafka_format() {
 # Healthy = the port accepts and a metadata request (list topics) answers.
 kafka_healthy() {
   port_open "$STACK_HOST" "$KAFKA_PORT" || return 1
-  KAFKA_TOOL_TIMEOUT=20 kafka_java org.apache.kafka.tools.TopicCommand \
+  KAFKA_TOOL_TIMEOUT=10 kafka_java org.apache.kafka.tools.TopicCommand \
     --bootstrap-server "$KAFKA_BOOTSTRAP" --list >/dev/null 2>&1
 }
 

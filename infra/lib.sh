@@ -1,5 +1,5 @@
 # Shared settings and helpers for the local stack. Sourced by infra/stack.sh; not run on its own.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2153 # variables are shared between the sourced files
 
 INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$INFRA_DIR/.." && pwd)"

@@ -1,6 +1,6 @@
 # PostgreSQL: the machine's own server (not started or stopped by `down`); this only makes sure it
 # answers and that the project's databases exist. Sourced by infra/stack.sh after lib.sh.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2153 # variables are shared between the sourced files
 
 PG_ADDRESS="$PGHOST:$PGPORT"
 
@@ -12,7 +12,7 @@ psql_do() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_ST
 pg_start_local_cluster() {
   local version
   command -v pg_ctlcluster >/dev/null || return 1
-  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
+  version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n1)
   [[ -n $version ]] || return 1
   log "postgres: not answering on $PG_ADDRESS, starting cluster $version/main"
   pg_ctlcluster --skip-systemctl-redirect "$version" main start || return 1

@@ -1,6 +1,6 @@
 # Apicurio Registry 3 (schema registry with the Confluent API at /apis/ccompat/v7), from Maven
 # Central, storing in PostgreSQL (REGISTRY_STORAGE=mem: in-memory). Sourced by infra/stack.sh.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2153 # variables are shared between the sourced files
 
 REGISTRY_HOME="$CACHE_DIR/apicurio-$APICURIO_VERSION" # the unpacked quarkus app
 REGISTRY_LOG="$LOG_DIR/registry.log"
@@ -91,6 +91,11 @@ registry_up() {
     }
     log "registry: already running (pid $pid) on $REGISTRY_URL"
     REGISTRY_STARTUP="already running"
+    return 0
+  fi
+  if registry_healthy; then
+    warn "registry: $REGISTRY_URL is served by a process this stack did not start ($(port_owner "$REGISTRY_PORT")); using it"
+    REGISTRY_STARTUP="not ours"
     return 0
   fi
   local port

@@ -21,7 +21,7 @@ FREERADIUS_SCRIPT="$INFRA_DIR/freeradius/freeradius.sh"
 LOCK_TIMEOUT="${LOCK_TIMEOUT:-600}"
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -79,6 +79,9 @@ Local stack is up (total $1s):
   PostgreSQL    $PG_ADDRESS user $PGUSER, databases $PGDATABASE_DEMO (demo) and $PGDATABASE_TEST (tests)   start-up: $PG_STARTUP
   Logs          $LOG_DIR    Settings: $STACK_DIR/stack.env    Stop: bash infra/stack.sh down
 EOF
+  if [[ -f $FREERADIUS_SCRIPT ]]; then
+    echo "  FreeRADIUS    started by infra/freeradius/freeradius.sh (its line above)"
+  fi
 }
 
 cmd_up() {

@@ -36,6 +36,7 @@ export interface ConsumerOptions {
   readonly handlers: Handlers;
   readonly retry: RetryPolicy;
   readonly fromBeginning?: boolean;
+  readonly sessionTimeoutMs?: number;
 }
 
 export interface RunningConsumer {
@@ -74,8 +75,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   const consumer = kafka.consumer({
     groupId: opts.groupId,
     allowAutoTopicCreation: false,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
   });
   let ready = false;
   let stopping = false;

@@ -94,6 +94,7 @@ export async function runService<S extends z.ZodRawShape>(
     groupId: `${def.name}${config.KAFKA_GROUP_SUFFIX}`,
     topics: def.consumes,
     dlqTopic: dlqTopic(def.name),
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     handlers: def.handlers(deps),
     retry: {
       maxAttempts: config.HANDLER_MAX_ATTEMPTS,
@@ -135,20 +136,29 @@ export async function runService<S extends z.ZodRawShape>(
 
 /** Entry point for a service's main.ts: run until SIGTERM / SIGINT, exit non-zero on failure. */
 export function main<S extends z.ZodRawShape>(def: ServiceDefinition<S>): void {
+  // Handlers go in first: a signal during start-up stops the service once it is up.
+  let signalled: string | undefined;
+  let running: RunningService | undefined;
+  const shutdown = (svc: RunningService, signal: string) => {
+    svc.deps.logger.info({ signal }, "signal received");
+    svc.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        svc.deps.logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.once(sig, () => {
+      signalled = sig;
+      if (running) shutdown(running, sig);
+    });
+  }
   runService(def).then(
     (svc) => {
-      const shutdown = (signal: string) => {
-        svc.deps.logger.info({ signal }, "signal received");
-        svc.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            svc.deps.logger.error({ err }, "shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
-      process.once("SIGTERM", () => shutdown("SIGTERM"));
-      process.once("SIGINT", () => shutdown("SIGINT"));
+      running = svc as unknown as RunningService;
+      if (signalled) shutdown(running, signalled);
     },
     (err: unknown) => {
       // Config errors print as a readable list; anything else with its stack.

@@ -27,6 +27,7 @@ export const testEnv = {
   HANDLER_BACKOFF_MAX_MS: "500",
   HANDLER_MAX_ATTEMPTS: "3",
   OUTBOX_POLL_MS: "200",
+  KAFKA_SESSION_TIMEOUT_MS: "8000",
 } as const;
 
 /** Fresh ids per test run: topics, groups and subjects never collide with another run. */

@@ -1,0 +1,80 @@
+// A process that dies between committing its unit of work and publishing it: the next process
+// publishes the committed events exactly once, in order, and the redelivered input is a no-op.
+import { eq, inArray } from "drizzle-orm";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { loadCatalog } from "../../schemas/catalog.js";
+import { createCodec } from "../../shared/codec.js";
+import { connect } from "../../shared/db.js";
+import * as ledger from "../fixtures/ledger/schema.js";
+import { runId, testEnv } from "../support/env.js";
+import { collector, createTopics, header, testKafka } from "../support/kafka.js";
+import { startProcess, within } from "../support/process.js";
+
+const run = runId();
+const inTopic = `test.crash.${run}.in`;
+const outTopic = `test.crash.${run}.out`;
+const codec = createCodec(testEnv.SCHEMA_REGISTRY_URL, loadCatalog());
+const { sql, db } = connect(testEnv.DATABASE_URL);
+const producer = testKafka.producer();
+const env = { ...testEnv, LEDGER_IN_TOPIC: inTopic, LEDGER_OUT_TOPIC: outTopic, KAFKA_GROUP_SUFFIX: `-${run}` };
+
+/** The next offset the group will read on the input topic, summed over partitions. */
+async function committedOffset(groupId: string): Promise<number> {
+  const admin = testKafka.admin();
+  await admin.connect();
+  try {
+    const [topic] = await admin.fetchOffsets({ groupId, topics: [inTopic] });
+    return (topic?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+beforeAll(async () => {
+  await createTopics([inTopic, outTopic]);
+  await producer.connect();
+});
+afterAll(async () => {
+  await producer.disconnect();
+  await sql.end();
+});
+
+it("publishes the outbox of a process killed after commit exactly once, in order, from the next process", async () => {
+  const eventId = `evt-${run}-crash`;
+  const first = startProcess("test/fixtures/ledger/main.ts", { ...env, LEDGER_CRASH_AFTER_COMMIT: "1" });
+  const value = await codec.encode(inTopic, {
+    type: "IpAllocated",
+    meta: { event_id: eventId, occurred_at: Date.now(), tenant_id: "t", subscriber_id: `sub-${run}`, correlation_id: `o-${run}`, causation_id: null, producer: "test" },
+    data: { ips: { ipv4: "100.64.9.9", ipv6: null, ipv6_prefix: null, source: "dynamic" } },
+  });
+  await producer.send({ topic: inTopic, messages: [{ key: `sub-${run}`, value }] });
+
+  const ended = await within(first.exited, 60_000, () => `the first process to die\n${first.output()}`);
+  expect(ended.signal).toBe("SIGKILL");
+  // Committed: the effect and three outbox rows, none published.
+  expect(await db.select().from(ledger.effects).where(eq(ledger.effects.eventId, eventId))).toHaveLength(1);
+  const rows = await db.select().from(ledger.outbox).where(eq(ledger.outbox.key, `sub-${run}`));
+  expect(rows).toHaveLength(3);
+  expect(rows.every((r) => r.publishedAt === null)).toBe(true);
+
+  const out = await collector(outTopic, `test-crash-reader-${run}`);
+  const second = startProcess("test/fixtures/ledger/main.ts", env);
+  try {
+    await out.waitFor(3, 60_000);
+    // The second process also gets the input again (the first never committed its offset):
+    // the inbox makes it a no-op, so no second effect and no second set of events.
+    await expect.poll(() => committedOffset(`ledger-${run}`), { timeout: 60_000, interval: 500 }).toBe(1);
+    expect(await db.select().from(ledger.inbox).where(eq(ledger.inbox.eventId, eventId))).toHaveLength(1);
+    const published = await db.select().from(ledger.outbox).where(inArray(ledger.outbox.eventId, rows.map((r) => r.eventId)));
+    expect(published.every((r) => r.publishedAt !== null)).toBe(true);
+  } finally {
+    second.child.kill("SIGTERM");
+  }
+  const stopped = await within(second.exited, 60_000, () => `graceful stop\n${second.output()}`);
+  expect(stopped.code).toBe(0);
+  expect(await db.select().from(ledger.effects).where(eq(ledger.effects.eventId, eventId))).toHaveLength(1);
+  await new Promise((r) => setTimeout(r, 1000)); // a late duplicate would show up here
+  await out.stop();
+  const seen = out.seen.map((s) => ({ id: header(s.message, "event-id"), partition: s.partition, offset: Number(s.message.offset) }));
+  expect(seen.map((s) => s.id)).toEqual(rows.map((r) => r.eventId)); // once each, in outbox order
+});
