@@ -2,6 +2,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // @ovotech/avro-ts (codegen) uses TypeScript factory calls that TypeScript reports as deprecated.
+    onConsoleLog: (log) => !log.includes("DeprecationWarning: 'create"),
     projects: [
       {
         test: {
@@ -14,6 +16,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/support/stack-check.ts"],
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 120_000,

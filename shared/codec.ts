@@ -3,7 +3,7 @@
 // the id in the message) into the reader schema of the catalogue, so an event written by an older
 // or newer version of a schema reads as the current type.
 import { COMPATIBILITY, SchemaRegistry } from "@kafkajs/confluent-schema-registry";
-import avro from "avsc";
+import type avro from "avsc";
 import type { Catalog, EventSchema } from "../schemas/catalog.js";
 import type { EventName, Message } from "../schemas/generated/events.js";
 import { PoisonMessageError } from "./errors.js";

@@ -1,6 +1,6 @@
 // /healthz: the process is alive. /readyz: every readiness check passes (consumer joined its
 // group, PostgreSQL answers, ...). Both answer JSON so an operator sees which check failed.
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export type ReadinessCheck = () => boolean | Promise<boolean>;
@@ -11,7 +11,7 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export type RouteHandler = (req: import("node:http").IncomingMessage, url: URL) => Promise<{ status: number; body: unknown } | undefined>;
+export type RouteHandler = (req: IncomingMessage, url: URL) => Promise<{ status: number; body: unknown } | undefined>;
 
 export async function startHealthServer(
   host: string,

@@ -3,7 +3,6 @@
 // does nothing), apply the change, and write the outgoing events to the outbox. The relay
 // (relay.ts) publishes the outbox after commit; NOTIFY wakes it at once.
 import { sql } from "drizzle-orm";
-import type { PgTransaction } from "drizzle-orm/pg-core";
 import type { Catalog } from "../schemas/catalog.js";
 import { eventTopics, type Message } from "../schemas/generated/events.js";
 import type { Db } from "./db.js";
@@ -11,8 +10,8 @@ import { traceparent } from "./ids.js";
 import type { RuntimeTables } from "./runtime-tables.js";
 import { topics } from "./topics.js";
 
-// biome-ignore lint: drizzle's transaction type carries schema generics we do not use here
-export type Tx = PgTransaction<any, any, any>;
+/** A drizzle transaction on our PostgreSQL connection. */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 export interface Outgoing {
   readonly message: Message;

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The demo command (npm run demo): installs what is missing, brings up the local stack (Kafka,
+# the schema registry, PostgreSQL, FreeRADIUS) and shows where everything runs. The stack keeps
+# running afterwards; stop it with `bash infra/stack.sh down`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-deps.sh
+bash infra/stack.sh up
+set -a; source .stack/stack.env; set +a
+echo
+bash infra/stack.sh status

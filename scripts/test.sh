@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test command (npm test): on a fresh clone it installs the node modules, checks types and
+# lint, runs the unit tests, brings up the local stack (fetching Kafka, the registry and
+# FreeRADIUS on first use) and runs the integration tests against it. A stack this script
+# started is stopped again at the end; one that was already running is left running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+bash scripts/ensure-deps.sh
+
+echo "== type-check"; npx --no -- tsc --noEmit
+echo "== lint"; npx --no -- eslint .
+echo "== unit tests"; npx --no -- vitest run --project unit
+
+if bash infra/stack.sh status >/dev/null 2>&1; then
+  echo "== local stack already running: using it"
+else
+  echo "== starting the local stack"
+  trap 'echo "== stopping the local stack"; bash infra/stack.sh down || true' EXIT
+  bash infra/stack.sh up
+fi
+set -a; source .stack/stack.env; set +a
+echo "== integration tests (real Kafka, registry, PostgreSQL, FreeRADIUS)"
+npx --no -- vitest run --project integration
+echo "== npm test passed in $(( $(date +%s) - start ))s"
