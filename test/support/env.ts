@@ -21,7 +21,9 @@ const pick = (k: string, d: string): string => process.env[k] ?? fromStack[k] ??
 export const testEnv = {
   KAFKA_BROKERS: pick("KAFKA_BROKERS", "127.0.0.1:9092"),
   SCHEMA_REGISTRY_URL: pick("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"),
-  DATABASE_URL: pick("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fiber_test"),
+  // The services' own database: FreeRADIUS reads the radius schema there. Tests keep apart by
+  // using fresh tenants, subscribers and orders per run.
+  DATABASE_URL: pick("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fiber"),
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
   HANDLER_BACKOFF_INITIAL_MS: "50",
   HANDLER_BACKOFF_MAX_MS: "500",
