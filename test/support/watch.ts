@@ -53,16 +53,17 @@ export async function watch(topic: string): Promise<Watch> {
   });
   for (const m of marks) consumer.seek({ topic, partition: m.partition, offset: m.high });
   const about = (id: string) => seen.filter((s) => idOf(s.message).includes(id)).map((s) => s.message);
+  const waitFor = async (id: string, predicate: (ms: Message[]) => boolean, timeoutMs = 60_000): Promise<Message[]> => {
+    await waitUntil(() => predicate(about(id)), timeoutMs, () => `events about ${id}; so far: ${about(id).map((m) => m.type).join(", ") || "none"}`);
+    return about(id);
+  };
   return {
     seen,
     about,
-    async waitFor(id, predicate, timeoutMs = 60_000) {
-      await waitUntil(() => predicate(about(id)), timeoutMs, () => `events about ${id}; so far: ${about(id).map((m) => m.type).join(", ") || "none"}`);
-      return about(id);
-    },
-    async waitForType(id, type, timeoutMs = 60_000) {
-      const ms = await this.waitFor(id, (list) => list.some((m) => m.type === type), timeoutMs);
-      return ms.find((m) => m.type === type) as Message<typeof type>;
+    waitFor,
+    async waitForType<K extends EventName>(id: string, type: K, timeoutMs = 60_000) {
+      const ms = await waitFor(id, (list) => list.some((m) => m.type === type), timeoutMs);
+      return ms.find((m) => m.type === type) as Message<K>;
     },
     stop: () => consumer.disconnect(),
   };
