@@ -46,6 +46,8 @@ export interface ServiceDefinition<S extends z.ZodRawShape> {
   readonly config: S;
   readonly handlers: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => Handlers;
   readonly routes?: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => RouteHandler;
+  /** Work that runs beside the consumer (e.g. a deadline sweep); stopped before the consumer. */
+  readonly background?: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => { stop(): Promise<void> };
 }
 
 export interface RunningService<C extends BaseConfig = BaseConfig> {
@@ -111,6 +113,7 @@ export async function runService<S extends z.ZodRawShape>(
     },
     def.routes?.(deps),
   );
+  const background = def.background?.(deps);
   logger.info({ http: `${config.HTTP_HOST}:${health.port}`, consumes: def.consumes }, "service started");
 
   let stopped: Promise<void> | undefined;
@@ -121,6 +124,7 @@ export async function runService<S extends z.ZodRawShape>(
     stop() {
       stopped ??= (async () => {
         logger.info("stopping: finishing the message in hand");
+        await background?.stop();
         await consumer.stop();
         await relay.drain();
         await relay.stop();
