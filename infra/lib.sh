@@ -20,7 +20,6 @@ export PGHOST="${PGHOST:-127.0.0.1}"
 export PGPORT="${PGPORT:-5432}"
 export PGUSER="${PGUSER:-postgres}"
 PGDATABASE_DEMO="${PGDATABASE_DEMO:-fiber}"
-PGDATABASE_TEST="${PGDATABASE_TEST:-fiber_test}"
 REGISTRY_DB_SCHEMA=apicurio
 
 # --- Timeouts (seconds) ---------------------------------------------------------------------------

@@ -39,10 +39,9 @@ postgres_up() {
     PG_STARTUP="$(seconds_since "$start")s"
   fi
   pg_create_database "$PGDATABASE_DEMO"
-  pg_create_database "$PGDATABASE_TEST"
   # The registry keeps its tables in a schema of its own (its names would clash with ours).
   psql_do -d "$PGDATABASE_DEMO" -c "CREATE SCHEMA IF NOT EXISTS $REGISTRY_DB_SCHEMA"
-  log "postgres: ready on $PG_ADDRESS (databases $PGDATABASE_DEMO, $PGDATABASE_TEST)"
+  log "postgres: ready on $PG_ADDRESS (database $PGDATABASE_DEMO)"
 }
 
 postgres_status() {
@@ -52,6 +51,6 @@ postgres_status() {
     pid=$(ss -ltnpH "sport = :$PGPORT" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1)
     pid=${pid:--}
   fi
-  printf '%-10s %-8s pid %-8s %-22s %s (machine server; dbs %s, %s)\n' postgres "$state" "$pid" \
-    "$PG_ADDRESS" "$health" "$PGDATABASE_DEMO" "$PGDATABASE_TEST"
+  printf '%-10s %-8s pid %-8s %-22s %s (machine server; db %s)\n' postgres "$state" "$pid" \
+    "$PG_ADDRESS" "$health" "$PGDATABASE_DEMO"
 }

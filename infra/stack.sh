@@ -9,7 +9,7 @@
 #
 # Downloads are cached in .stack/cache, logs go to .stack/logs, pid files to .stack/run.
 # Overrides: KAFKA_PORT, REGISTRY_PORT, REGISTRY_STORAGE=mem, PGHOST, PGPORT, PGUSER,
-# PGDATABASE_DEMO, PGDATABASE_TEST (see infra/lib.sh for the rest).
+# PGDATABASE_DEMO (see infra/lib.sh for the rest).
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -59,12 +59,10 @@ write_env_file() {
 KAFKA_BROKERS=$KAFKA_BOOTSTRAP
 SCHEMA_REGISTRY_URL=$REGISTRY_CCOMPAT_URL
 DATABASE_URL=postgres://$PGUSER@$PGHOST:$PGPORT/$PGDATABASE_DEMO
-TEST_DATABASE_URL=postgres://$PGUSER@$PGHOST:$PGPORT/$PGDATABASE_TEST
 PGHOST=$PGHOST
 PGPORT=$PGPORT
 PGUSER=$PGUSER
 PGDATABASE_DEMO=$PGDATABASE_DEMO
-PGDATABASE_TEST=$PGDATABASE_TEST
 EOF
 }
 
@@ -76,7 +74,7 @@ summary() {
 Local stack is up (total $1s):
   Kafka $KAFKA_VERSION   $KAFKA_BOOTSTRAP (KRaft, controller $STACK_HOST:$KAFKA_CONTROLLER_PORT)   start-up: $KAFKA_STARTUP
   Registry      $REGISTRY_CCOMPAT_URL (Apicurio $APICURIO_VERSION, $storage, compatibility $REGISTRY_COMPATIBILITY)   start-up: $REGISTRY_STARTUP
-  PostgreSQL    $PG_ADDRESS user $PGUSER, databases $PGDATABASE_DEMO (demo) and $PGDATABASE_TEST (tests)   start-up: $PG_STARTUP
+  PostgreSQL    $PG_ADDRESS user $PGUSER, database $PGDATABASE_DEMO (services, demo and tests)   start-up: $PG_STARTUP
   Logs          $LOG_DIR    Settings: $STACK_DIR/stack.env    Stop: bash infra/stack.sh down
 EOF
   if [[ -f $FREERADIUS_SCRIPT ]]; then
