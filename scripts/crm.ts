@@ -1,0 +1,109 @@
+// A stand-in for the upstream CRM: publishes orders to crm.orders.v1 and waits for their status
+// on crm.order-status.v1. The order's fields are the seed's input_data keys.
+//   npm run crm -- provision --tenant demo-isp --file order.json [--wait]
+//   (order.json: {"order_id": "...", "crm_reference": "...", "first_name": "...", ...})
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { Kafka, logLevel, type Producer } from "kafkajs";
+import { loadCatalog } from "../schemas/catalog.js";
+import type { EventData, Message } from "../schemas/generated/events.js";
+import { createCodec, type Codec } from "../shared/codec.js";
+import { loadConfig } from "../shared/config.js";
+import { eventHeaders } from "../shared/outbox.js";
+import { topics } from "../shared/topics.js";
+
+export type ProvisionOrder = Partial<EventData<"ProvisionOrderPlaced">> &
+  Pick<EventData<"ProvisionOrderPlaced">, "order_id" | "crm_reference">;
+
+const orderDefaults: Omit<EventData<"ProvisionOrderPlaced">, "order_id" | "crm_reference"> = {
+  first_name: "",
+  last_name: "",
+  email: "",
+  phone: null,
+  service_address: "",
+  connection_type: "ftth",
+  service_plan_id: "",
+  bandwidth_mbps: null,
+  onu_serial: null,
+  service_vlan: null,
+  inner_vlan: null,
+  qinq_enabled: null,
+  vlan_pool: null,
+  circuit_id: null,
+  remote_id: null,
+  option82_policy: null,
+  static_ipv4: null,
+  static_ipv6: null,
+  delegated_ipv6_prefix: null,
+  ipv6_pd_size: null,
+  ipv6_assignment_mode: null,
+  ipv4_pool: null,
+  ipv6_pool: null,
+  ipv6_pd_pool: null,
+  vlan_id: null,
+  ipv4_address: null,
+  ipv6_address: null,
+  metadata: {},
+};
+
+export function provisionOrder(tenantId: string, order: ProvisionOrder): Message<"ProvisionOrderPlaced"> {
+  return {
+    type: "ProvisionOrderPlaced",
+    meta: {
+      event_id: randomUUID(),
+      occurred_at: Date.now(),
+      tenant_id: tenantId,
+      subscriber_id: null,
+      correlation_id: order.order_id,
+      causation_id: null,
+      producer: "crm",
+    },
+    data: { ...orderDefaults, ...order },
+  };
+}
+
+export interface Crm {
+  place(message: Message): Promise<void>;
+  readonly codec: Codec;
+  readonly producer: Producer;
+  close(): Promise<void>;
+}
+
+export async function connectCrm(env = process.env): Promise<Crm> {
+  const config = loadConfig({}, env);
+  const kafka = new Kafka({ clientId: "crm", brokers: config.KAFKA_BROKERS, logLevel: logLevel.WARN });
+  const codec = createCodec(config.SCHEMA_REGISTRY_URL, loadCatalog());
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  return {
+    codec,
+    producer,
+    async place(message) {
+      const key = message.type === "ProvisionOrderPlaced" ? message.data.crm_reference : (message.meta.subscriber_id ?? "");
+      await producer.send({
+        topic: topics.crmOrders,
+        acks: -1,
+        messages: [{ key, value: await codec.encode(topics.crmOrders, message), headers: eventHeaders(message) }],
+      });
+    },
+    close: () => producer.disconnect(),
+  };
+}
+
+if (process.argv[1]?.endsWith("crm.ts")) {
+  const program = new Command().name("crm").description("publish CRM orders to crm.orders.v1");
+  program
+    .command("provision")
+    .requiredOption("--tenant <tenant>", "tenant id")
+    .requiredOption("--file <file>", "JSON file with the order (the seed's input_data keys, plus order_id and crm_reference)")
+    .action(async (opts: { tenant: string; file: string }) => {
+      const order = JSON.parse(readFileSync(opts.file, "utf8")) as ProvisionOrder;
+      const crm = await connectCrm();
+      const message = provisionOrder(opts.tenant, order);
+      await crm.place(message);
+      await crm.close();
+      console.log(`published ProvisionOrderPlaced ${order.order_id} (event ${message.meta.event_id})`);
+    });
+  await program.parseAsync();
+}

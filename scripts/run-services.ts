@@ -1,0 +1,77 @@
+// Runs every service as its own process against the local stack, each on a fixed HTTP port,
+// with its log lines prefixed by its name. Ctrl-C (or SIGTERM) stops them gracefully.
+//   npm run services                 all services
+//   npm run services -- ipam radius  some of them
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+
+export const servicePorts = {
+  subscriber: 8101,
+  profile: 8102,
+  ipam: 8103,
+  radius: 8104,
+  olt: 8105,
+  billing: 8106,
+  projection: 8107,
+} as const;
+
+export type ServiceName = keyof typeof servicePorts;
+
+export function startServices(names: readonly ServiceName[], env: Record<string, string> = {}, quiet = false): {
+  children: Map<ServiceName, ChildProcess>;
+  stop(): Promise<void>;
+} {
+  const children = new Map<ServiceName, ChildProcess>();
+  for (const name of names) {
+    const entry = `services/${name}/main.ts`;
+    if (!existsSync(`${root}${entry}`)) continue;
+    const child = spawn(process.execPath, ["--import", "tsx", entry], {
+      cwd: root,
+      env: { ...process.env, HTTP_PORT: String(servicePorts[name]), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on("line", (line) => {
+        if (!quiet) process.stdout.write(`${name.padEnd(10)} | ${line}\n`);
+      });
+    }
+    children.set(name, child);
+  }
+  return {
+    children,
+    async stop() {
+      await Promise.all(
+        [...children.values()].map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve();
+              c.once("exit", () => resolve());
+              c.kill("SIGTERM");
+            }),
+        ),
+      );
+    },
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const asked = process.argv.slice(2) as ServiceName[];
+  const names = asked.length > 0 ? asked : (Object.keys(servicePorts) as ServiceName[]);
+  const unknown = names.filter((n) => !(n in servicePorts));
+  if (unknown.length > 0) {
+    console.error(`unknown service(s): ${unknown.join(", ")}; known: ${Object.keys(servicePorts).join(", ")}`);
+    process.exit(2);
+  }
+  const running = startServices(names);
+  console.log(`started: ${[...running.children.keys()].map((n) => `${n} (http://127.0.0.1:${servicePorts[n]})`).join(", ")}`);
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      void running.stop().then(() => process.exit(0));
+    });
+  }
+}

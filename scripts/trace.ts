@@ -1,0 +1,84 @@
+// Prints one subscriber's (or one order's) story from the topics, decoded, in order: what an
+// operator would otherwise look up in Kafka UI.
+//   npm run trace -- <subscriber_id | order_id> [--topic subscriber.lifecycle.v1 ...] [--json]
+import { randomUUID } from "node:crypto";
+import { Command } from "commander";
+import { Kafka, logLevel } from "kafkajs";
+import { loadCatalog } from "../schemas/catalog.js";
+import type { Message } from "../schemas/generated/events.js";
+import { createCodec } from "../shared/codec.js";
+import { loadConfig } from "../shared/config.js";
+import { headersToStrings } from "../shared/kafka.js";
+import { topics } from "../shared/topics.js";
+
+export interface TraceLine {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly message: Message;
+}
+
+/** Reads the topics up to their current end and returns the messages about `id`, oldest first. */
+export async function trace(id: string, topicNames: readonly string[], env = process.env): Promise<TraceLine[]> {
+  const config = loadConfig({}, env);
+  const kafka = new Kafka({ clientId: "trace", brokers: config.KAFKA_BROKERS, logLevel: logLevel.NOTHING });
+  const codec = createCodec(config.SCHEMA_REGISTRY_URL, loadCatalog());
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map<string, number>();
+  for (const t of topicNames) {
+    for (const p of await admin.fetchTopicOffsets(t)) ends.set(`${t}/${p.partition}`, Number(p.high));
+  }
+  await admin.disconnect();
+  const pending = new Set([...ends].filter(([, high]) => high > 0).map(([k]) => k));
+  const lines: TraceLine[] = [];
+  const consumer = kafka.consumer({ groupId: `trace-${randomUUID()}` });
+  await consumer.connect();
+  for (const t of topicNames) await consumer.subscribe({ topic: t, fromBeginning: true });
+  await new Promise<void>((resolve, reject) => {
+    if (pending.size === 0) return resolve();
+    consumer
+      .run({
+        autoCommit: false,
+        eachMessage: async ({ topic, partition, message }) => {
+          const h = headersToStrings(message.headers);
+          if ([h["subscriber-id"], h["correlation-id"], message.key?.toString()].includes(id)) {
+            try {
+              lines.push({ topic, partition, offset: message.offset, message: (await codec.decode(message.value)).message });
+            } catch {
+              /* poison is the DLQ's business */
+            }
+          }
+          if (Number(message.offset) + 1 >= (ends.get(`${topic}/${partition}`) ?? 0)) {
+            pending.delete(`${topic}/${partition}`);
+            if (pending.size === 0) resolve();
+          }
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect();
+  return lines.sort((a, b) => a.message.meta.occurred_at - b.message.meta.occurred_at || Number(a.offset) - Number(b.offset));
+}
+
+/** One human line per event. */
+export function describe(line: TraceLine): string {
+  const { message: m } = line;
+  const at = new Date(m.meta.occurred_at).toISOString().replace("T", " ").replace("Z", "");
+  const data = JSON.stringify(m.data, (_k, v: unknown) => (v === null ? undefined : v));
+  return `${at}  ${m.type.padEnd(34)} ${m.meta.producer.padEnd(11)} ${data.length > 150 ? `${data.slice(0, 147)}...` : data}`;
+}
+
+if (process.argv[1]?.endsWith("trace.ts")) {
+  const program = new Command()
+    .name("trace")
+    .argument("<id>", "subscriber id or order id")
+    .option("--topic <topic...>", "topics to read", [topics.crmOrders, topics.lifecycle, topics.orderStatus])
+    .option("--json", "one JSON object per event")
+    .action(async (id: string, opts: { topic: string[]; json?: boolean }) => {
+      const lines = await trace(id, opts.topic);
+      if (lines.length === 0) console.log(`nothing about ${id} on ${opts.topic.join(", ")}`);
+      for (const l of lines) console.log(opts.json ? JSON.stringify({ topic: l.topic, offset: l.offset, ...l.message }) : describe(l));
+    });
+  await program.parseAsync();
+}
