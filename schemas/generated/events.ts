@@ -426,7 +426,7 @@ export interface FiberTimelineEntry {
 }
 
 /**
- * The current service_metadata document of one subscriber (compacted topic, key subscriber_id). meta.event_id is the last event folded in.
+ * The current service_metadata document of one subscriber (compacted topic, key subscriber_id). meta.causation_id is the last event folded in.
  */
 export interface FiberProjectionServiceMetadata {
     meta: FiberMeta;

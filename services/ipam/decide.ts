@@ -1,0 +1,195 @@
+// The pure decisions of ipam: what a subscriber gets and from where (static IPs of the profile,
+// then static IPs of the order, then the tenant's pools), which pool serves a dynamic need, and
+// when to give the addresses back. The handler loads state, pools and held allocations, asks
+// these functions, and carries out the plan in the store.
+import type { FiberIpAssignment, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
+import { follow, type EventContext } from "../../shared/messages.js";
+import { evolveProgress, initialProgress, mayCompensate, type Progress } from "../../shared/progress.js";
+import { evolveView, type SubscriberView } from "../../shared/subscriber-view.js";
+import { AddressError, canonicalStatic, type Family } from "./domain/addresses.js";
+
+export type Source = "network_profile" | "order_static" | "dynamic";
+export type Trigger = Message<"NetworkProfileCreated" | "NetworkProfileSkipped">;
+
+/** What ipam keeps per subscriber: the shared view, provisioning progress, and whether it is being terminated. */
+export interface IpamState {
+  readonly view: SubscriberView | null;
+  /** Kept beside the view, so progress is known even for a subscriber whose SubscriberCreated we never saw. */
+  readonly progress: Progress;
+  readonly terminating: boolean;
+}
+
+export const initialState: IpamState = { view: null, progress: initialProgress, terminating: false };
+
+export function evolve(state: IpamState, m: Message): IpamState {
+  return {
+    view: evolveView(state.view, m),
+    progress: evolveProgress(state.progress, m),
+    terminating: state.terminating || m.type === "SubscriberTerminationRequested",
+  };
+}
+
+export interface PoolInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly family: Family;
+  readonly cidr: string;
+  readonly gateway: string | null;
+  readonly delegatedLength: number | null;
+  readonly isDefault: boolean;
+}
+
+/** An address or prefix bound to the subscriber. */
+export interface Held {
+  readonly family: Family;
+  readonly address: string;
+  readonly source: Source;
+}
+
+export interface Failure {
+  readonly code: "no_pool" | "pool_exhausted" | "static_ip_in_use" | "invalid_static_ip";
+  readonly reason: string;
+}
+
+export type PlanItem =
+  | { readonly family: Family; readonly kind: "static"; readonly address: string; readonly source: Exclude<Source, "dynamic"> }
+  | { readonly family: Family; readonly kind: "dynamic"; readonly pool: PoolInfo };
+
+export type Plan =
+  | { readonly kind: "allocate"; readonly items: readonly PlanItem[]; readonly source: Source }
+  | { readonly kind: "fail"; readonly failure: Failure }
+  | { readonly kind: "nothing"; readonly why: string };
+
+/** What a subscriber gets, by IPv6 assignment mode; null for a mode the contract does not know. */
+export function familiesFor(mode: string): Family[] | null {
+  switch (mode) {
+    case "none":
+      return ["ipv4"];
+    case "slaac":
+    case "stateful":
+      return ["ipv4", "ipv6"];
+    case "pd":
+      return ["ipv4", "ipv6_pd"];
+    case "dual_stack":
+      return ["ipv4", "ipv6", "ipv6_pd"];
+    default:
+      return null;
+  }
+}
+
+const staticOf = (n: FiberNetworkConfig): Partial<Record<Family, string>> => {
+  const out: Partial<Record<Family, string>> = {};
+  if (n.static_ipv4) out.ipv4 = n.static_ipv4;
+  if (n.static_ipv6) out.ipv6 = n.static_ipv6;
+  if (n.delegated_ipv6_prefix) out.ipv6_pd = n.delegated_ipv6_prefix;
+  return out;
+};
+
+/** Priority: static IPs of the profile, then static IPs of the order; null when neither has any. */
+export function chooseStatics(
+  profile: FiberNetworkConfig | null,
+  order: FiberNetworkConfig | null,
+): { source: Exclude<Source, "dynamic">; statics: Partial<Record<Family, string>> } | null {
+  if (profile && Object.keys(staticOf(profile)).length > 0) return { source: "network_profile", statics: staticOf(profile) };
+  if (order && Object.keys(staticOf(order)).length > 0) return { source: "order_static", statics: staticOf(order) };
+  return null;
+}
+
+const label: Record<Family, string> = { ipv4: "IPv4", ipv6: "IPv6", ipv6_pd: "IPv6 PD" };
+const poolNameOf = (n: FiberNetworkConfig, f: Family): string | null =>
+  f === "ipv4" ? n.ipv4_pool : f === "ipv6" ? n.ipv6_pool : n.ipv6_pd_pool;
+
+/** The pool for a dynamic need: by name when the network names one, else the tenant's default of that kind. */
+export function choosePool(family: Family, network: FiberNetworkConfig, pools: readonly PoolInfo[]): PoolInfo | Failure {
+  const ofKind = pools.filter((p) => p.family === family);
+  const name = poolNameOf(network, family);
+  const pdSize = family === "ipv6_pd" ? network.ipv6_pd_size : null;
+  if (name) {
+    const named = ofKind.find((p) => p.name === name);
+    if (!named) return { code: "no_pool", reason: `no ${label[family]} pool named '${name}' for this tenant` };
+    if (pdSize !== null && named.delegatedLength !== pdSize) {
+      return { code: "no_pool", reason: `pool '${name}' delegates /${named.delegatedLength}, the profile asks for /${pdSize}` };
+    }
+    return named;
+  }
+  if (pdSize !== null) {
+    const fitting = ofKind.filter((p) => p.delegatedLength === pdSize).sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || a.name.localeCompare(b.name));
+    return fitting[0] ?? { code: "no_pool", reason: `no IPv6 PD pool delegating /${pdSize} for this tenant` };
+  }
+  return ofKind.find((p) => p.isDefault) ?? { code: "no_pool", reason: `no default ${label[family]} pool for this tenant` };
+}
+
+const isFailure = (x: PoolInfo | Failure): x is Failure => "code" in x;
+
+/**
+ * What to do on NetworkProfileCreated / NetworkProfileSkipped. Nothing when the subscriber
+ * already holds addresses (the outcome happened) or provisioning already failed (a step that
+ * sees the failure before it acts does nothing). Families with a static address use it; the
+ * other families the mode needs come from pools. The source is the static one when no pool is
+ * touched, else `dynamic`, so the profile writes the whole set back.
+ */
+export function planAllocation(trigger: Trigger, state: IpamState, held: readonly Held[], pools: readonly PoolInfo[]): Plan {
+  if (held.length > 0) return { kind: "nothing", why: "addresses already allocated" };
+  if (state.progress.failure) return { kind: "nothing", why: "provisioning already failed" };
+  const profile = trigger.type === "NetworkProfileCreated" ? trigger.data.profile.config : null;
+  const order = trigger.type === "NetworkProfileSkipped" ? trigger.data.network : (state.view?.order_network ?? null);
+  const network = profile ?? order;
+  if (!network) return { kind: "nothing", why: "no network settings" }; // unreachable: one of them is set
+  const needed = familiesFor(network.ipv6_assignment_mode);
+  if (!needed) throw new InvalidInput(`unknown ipv6_assignment_mode '${network.ipv6_assignment_mode}'`);
+  const chosen = chooseStatics(profile, order);
+  const items: PlanItem[] = [];
+  for (const family of ["ipv4", "ipv6", "ipv6_pd"] as const) {
+    const given = chosen?.statics[family];
+    if (given !== undefined && chosen) {
+      let address: string;
+      try {
+        address = canonicalStatic(family, given);
+      } catch (err) {
+        if (err instanceof AddressError) return { kind: "fail", failure: { code: "invalid_static_ip", reason: `static ${label[family]}: ${err.message}` } };
+        throw err;
+      }
+      const gatewayOf = pools.find((p) => p.family === family && p.gateway === address);
+      if (gatewayOf) return { kind: "fail", failure: { code: "invalid_static_ip", reason: `static ${label[family]} ${address} is the gateway of pool '${gatewayOf.name}'` } };
+      items.push({ family, kind: "static", address, source: chosen.source });
+    } else if (needed.includes(family)) {
+      const pool = choosePool(family, network, pools);
+      if (isFailure(pool)) return { kind: "fail", failure: pool };
+      items.push({ family, kind: "dynamic", pool });
+    }
+  }
+  const dynamic = items.some((i) => i.kind === "dynamic");
+  return { kind: "allocate", items, source: dynamic || !chosen ? "dynamic" : chosen.source };
+}
+
+/** Input the contract allows but no decision can serve: the handler turns it into a PoisonMessageError. */
+export class InvalidInput extends Error {
+  override readonly name = "InvalidInput";
+}
+
+export function assignment(held: readonly Pick<Held, "family" | "address">[], source: string): FiberIpAssignment {
+  const of = (f: Family) => held.find((h) => h.family === f)?.address ?? null;
+  return { ipv4: of("ipv4"), ipv6: of("ipv6"), ipv6_prefix: of("ipv6_pd"), source };
+}
+
+export const allocated = (ctx: EventContext, trigger: Trigger, got: readonly Pick<Held, "family" | "address">[], source: Source): Message<"IpAllocated"> =>
+  follow(ctx, trigger, "IpAllocated", { ips: assignment(got, source) });
+
+export const allocationFailed = (ctx: EventContext, trigger: Trigger, failure: Failure): Message<"IpAllocationFailed"> =>
+  follow(ctx, trigger, "IpAllocationFailed", { code: failure.code, reason: failure.reason });
+
+/**
+ * When to give addresses back: after a failed provisioning once every later step that succeeded
+ * has undone its own (mayCompensate; even with nothing held, so the rollback can complete), or
+ * on termination once the RADIUS account that used them is gone.
+ */
+export function planRelease(state: IpamState, held: readonly Held[]): { reason: "rollback" | "terminated" } | null {
+  if (mayCompensate(state.progress, "ipam")) return { reason: "rollback" };
+  if (state.terminating && held.length > 0 && !state.view?.radius_username) return { reason: "terminated" };
+  return null;
+}
+
+export function released(ctx: EventContext, cause: Message, held: readonly Held[], reason: string): Message<"IpReleased"> {
+  const sources = [...new Set(held.map((h) => h.source))];
+  return follow(ctx, cause, "IpReleased", { ips: assignment(held, sources.length === 1 && sources[0] ? sources[0] : "dynamic"), reason });
+}

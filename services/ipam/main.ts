@@ -1,0 +1,5 @@
+// Runs the ipam service until SIGTERM / SIGINT.
+import { main } from "../../shared/service.js";
+import { definition } from "./service.js";
+
+main(definition());

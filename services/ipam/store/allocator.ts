@@ -1,0 +1,160 @@
+// Handing out and taking back units, inside the handler's transaction.
+//
+// Cost does not grow with the number of units already allocated: a unit comes from the free
+// list (the smallest released index, popped with FOR UPDATE SKIP LOCKED: an index lookup,
+// O(log n)), else from the pool's cursor (one locked row, O(1)), which jumps over the gateway
+// and reserved ranges (bounded by the number of ranges) and over units bound as statics
+// (bounded by the number of statics in the pool). Nothing scans the pool or its allocations.
+// Two processes at once: the free-list pop skips rows another transaction holds, the cursor row
+// lock serialises cursor moves per pool, and the unique (tenant, family, address) is the final
+// guard: a unit someone else got in the meantime is skipped, never handed out twice.
+import { and, eq, sql } from "drizzle-orm";
+import type { Tx } from "../../../shared/outbox.js";
+import type { Failure, Held, PlanItem, PoolInfo, Source } from "../decide.js";
+import { addressToIndex, geometry, indexToAddress, mergeRanges, skipExcluded, type Family } from "../domain/addresses.js";
+import { excludedRanges, type PoolRow } from "./pools.js";
+import { allocations, pools } from "./schema.js";
+
+/** A business failure met while carrying out a plan; thrown to roll back the savepoint. */
+export class AllocationFailure extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.reason);
+    this.name = "AllocationFailure";
+  }
+}
+
+async function tryBind(
+  tx: Tx,
+  row: { tenantId: string; subscriberId: string; family: Family; address: string; poolId: string | null; idx: bigint | null; source: Source },
+): Promise<boolean> {
+  const inserted = await tx
+    .insert(allocations)
+    .values(row)
+    .onConflictDoNothing({ target: [allocations.tenantId, allocations.family, allocations.address] })
+    .returning({ id: allocations.id });
+  return inserted.length === 1;
+}
+
+/** Pops the smallest released index of a pool that no other transaction holds. */
+async function popReleased(tx: Tx, tenantId: string, poolId: string): Promise<bigint | null> {
+  const rows = (await tx.execute(sql`
+    delete from ipam.released
+     where tenant_id = ${tenantId} and pool_id = ${poolId}
+       and idx = (select idx from ipam.released
+                   where tenant_id = ${tenantId} and pool_id = ${poolId}
+                   order by idx limit 1 for update skip locked)
+    returning idx::text as idx`)) as unknown as { idx: string }[];
+  const first = rows[0];
+  return first ? BigInt(first.idx) : null;
+}
+
+/** One unit of `pool` for the subscriber, or null when the pool is exhausted. */
+export async function allocateDynamic(tx: Tx, tenantId: string, subscriberId: string, pool: PoolInfo): Promise<{ address: string; idx: bigint } | null> {
+  const g = geometry(pool.family, pool.cidr, pool.delegatedLength);
+  const bind = (idx: bigint) => {
+    const address = indexToAddress(g, idx);
+    return tryBind(tx, { tenantId, subscriberId, family: pool.family, address, poolId: pool.id, idx, source: "dynamic" }).then((ok) => (ok ? { address, idx } : null));
+  };
+  for (;;) {
+    const idx = await popReleased(tx, tenantId, pool.id);
+    if (idx === null) break;
+    const got = await bind(idx);
+    if (got) return got; // else: bound as a static since it was released; drop it and pop the next
+  }
+  const [locked] = await tx
+    .select({ nextIndex: pools.nextIndex })
+    .from(pools)
+    .where(and(eq(pools.tenantId, tenantId), eq(pools.id, pool.id)))
+    .for("update");
+  if (!locked) throw new Error(`pool ${pool.id} vanished`);
+  const excluded = mergeRanges(await excludedRanges(tx, tenantId, pool.id));
+  let cursor = locked.nextIndex > g.first ? locked.nextIndex : g.first;
+  for (;;) {
+    const candidate = skipExcluded(cursor, excluded);
+    if (candidate >= g.end) return null;
+    cursor = candidate + 1n;
+    const got = await bind(candidate);
+    if (got) {
+      await tx.update(pools).set({ nextIndex: cursor }).where(and(eq(pools.tenantId, tenantId), eq(pools.id, pool.id)));
+      return got;
+    }
+  }
+}
+
+/** Where a static unit lies in the tenant's pools (allocatable part only), so its release can feed the free list. */
+async function placeInPools(tx: Tx, tenantId: string, family: Family, address: string, tenantPools: readonly PoolRow[]): Promise<{ poolId: string; idx: bigint } | null> {
+  for (const p of tenantPools.filter((x) => x.kind === family)) {
+    const g = geometry(p.kind, p.cidr, p.delegatedLength);
+    const idx = addressToIndex(g, address);
+    if (idx === null || idx < g.first || idx >= g.end) continue;
+    const excluded = mergeRanges(await excludedRanges(tx, tenantId, p.id));
+    if (skipExcluded(idx, excluded) !== idx) return null; // a reserved unit: operators keep those for statics
+    return { poolId: p.id, idx };
+  }
+  return null;
+}
+
+export async function bindStatic(
+  tx: Tx,
+  tenantId: string,
+  subscriberId: string,
+  item: Extract<PlanItem, { kind: "static" }>,
+  tenantPools: readonly PoolRow[],
+): Promise<void> {
+  const place = await placeInPools(tx, tenantId, item.family, item.address, tenantPools);
+  const ok = await tryBind(tx, { tenantId, subscriberId, family: item.family, address: item.address, poolId: place?.poolId ?? null, idx: place?.idx ?? null, source: item.source });
+  if (!ok) {
+    const [owner] = await tx
+      .select({ subscriberId: allocations.subscriberId })
+      .from(allocations)
+      .where(and(eq(allocations.tenantId, tenantId), eq(allocations.family, item.family), eq(allocations.address, item.address)));
+    throw new AllocationFailure({ code: "static_ip_in_use", reason: `static ${item.family} ${item.address} is bound to subscriber ${owner?.subscriberId ?? "(another subscriber)"}` });
+  }
+  // A released unit now bound as a static must not come off the free list.
+  if (place) await tx.execute(sql`delete from ipam.released where tenant_id = ${tenantId} and pool_id = ${place.poolId} and idx = ${place.idx.toString()}::numeric`);
+}
+
+/** Carries out a plan; throws AllocationFailure (the caller rolls back its savepoint). */
+export async function carryOut(tx: Tx, tenantId: string, subscriberId: string, items: readonly PlanItem[], tenantPools: readonly PoolRow[]): Promise<Held[]> {
+  const got: Held[] = [];
+  // Fixed order ipv4, ipv6, ipv6_pd (the plan's order): pool row locks are always taken in the same order.
+  for (const item of items) {
+    if (item.kind === "static") {
+      await bindStatic(tx, tenantId, subscriberId, item, tenantPools);
+      got.push({ family: item.family, address: item.address, source: item.source });
+    } else {
+      const unit = await allocateDynamic(tx, tenantId, subscriberId, item.pool);
+      if (!unit) throw new AllocationFailure({ code: "pool_exhausted", reason: `pool '${item.pool.name}' (${item.pool.cidr}) has no free ${item.family} unit left` });
+      got.push({ family: item.family, address: unit.address, source: "dynamic" });
+    }
+  }
+  return got;
+}
+
+export async function heldBy(tx: Tx, tenantId: string, subscriberId: string): Promise<Held[]> {
+  return tx
+    .select({ family: allocations.family, address: allocations.address, source: allocations.source })
+    .from(allocations)
+    .where(and(eq(allocations.tenantId, tenantId), eq(allocations.subscriberId, subscriberId)));
+}
+
+/**
+ * Unbinds everything the subscriber holds. Units inside a pool below its cursor go on the free
+ * list (dynamic ones always; statics the cursor skipped too); the others the cursor reaches anyway.
+ */
+export async function releaseAll(tx: Tx, tenantId: string, subscriberId: string): Promise<Held[]> {
+  const rows = (await tx.execute(sql`
+    with gone as (
+      delete from ipam.allocations where tenant_id = ${tenantId} and subscriber_id = ${subscriberId}
+      returning tenant_id, family, address, pool_id, idx, source
+    ), freed as (
+      insert into ipam.released (tenant_id, pool_id, idx)
+      select g.tenant_id, g.pool_id, g.idx from gone g
+        join ipam.pools p on p.id = g.pool_id and p.tenant_id = g.tenant_id
+       where g.idx is not null and g.idx < p.next_index
+      on conflict do nothing
+    )
+    select family, address, source from gone`)) as unknown as Held[];
+  const order: Family[] = ["ipv4", "ipv6", "ipv6_pd"];
+  return [...rows].sort((a, b) => order.indexOf(a.family) - order.indexOf(b.family));
+}

@@ -1,0 +1,124 @@
+// Network profile storage (the seed's SubscriberNetworkProfileService). Every function takes the
+// tenant and filters by it: one tenant never reads or changes another's profiles.
+import { and, eq, isNull, ne, type SQL } from "drizzle-orm";
+import type { FiberNetworkConfig } from "../../../schemas/generated/events.js";
+import type { Db } from "../../../shared/db.js";
+import type { Tx } from "../../../shared/outbox.js";
+import type { IpWriteback } from "../decide.js";
+import { subscriberNetworkProfiles as p } from "./schema.js";
+
+export type Executor = Db | Tx;
+export type ProfileRow = typeof p.$inferSelect;
+export type ProfileFields = Partial<FiberNetworkConfig> & { readonly metadata?: Record<string, string> };
+
+/** Config fields → columns; only the fields given (an update leaves the others as they are). */
+function columns(f: ProfileFields): Partial<typeof p.$inferInsert> {
+  const c: Partial<typeof p.$inferInsert> = {};
+  if (f.service_vlan !== undefined) c.serviceVlan = f.service_vlan;
+  if (f.inner_vlan !== undefined) c.innerVlan = f.inner_vlan;
+  if (f.qinq_enabled !== undefined) c.qinqEnabled = f.qinq_enabled;
+  if (f.vlan_pool !== undefined) c.vlanPool = f.vlan_pool;
+  if (f.circuit_id !== undefined) c.circuitId = f.circuit_id;
+  if (f.remote_id !== undefined) c.remoteId = f.remote_id;
+  if (f.option82_policy !== undefined) c.option82Policy = f.option82_policy;
+  if (f.static_ipv4 !== undefined) c.staticIpv4 = f.static_ipv4;
+  if (f.static_ipv6 !== undefined) c.staticIpv6 = f.static_ipv6;
+  if (f.delegated_ipv6_prefix !== undefined) c.delegatedIpv6Prefix = f.delegated_ipv6_prefix;
+  if (f.ipv6_pd_size !== undefined) c.ipv6PdSize = f.ipv6_pd_size;
+  if (f.ipv6_assignment_mode !== undefined) c.ipv6AssignmentMode = f.ipv6_assignment_mode;
+  if (f.ipv4_pool !== undefined) c.ipv4Pool = f.ipv4_pool;
+  if (f.ipv6_pool !== undefined) c.ipv6Pool = f.ipv6_pool;
+  if (f.ipv6_pd_pool !== undefined) c.ipv6PdPool = f.ipv6_pd_pool;
+  if (f.metadata !== undefined) c.metadata = f.metadata;
+  return c;
+}
+
+/** The NetworkConfig a row holds. */
+export const configOf = (r: ProfileRow): FiberNetworkConfig => ({
+  service_vlan: r.serviceVlan,
+  inner_vlan: r.innerVlan,
+  qinq_enabled: r.qinqEnabled,
+  vlan_pool: r.vlanPool,
+  circuit_id: r.circuitId,
+  remote_id: r.remoteId,
+  option82_policy: r.option82Policy,
+  static_ipv4: r.staticIpv4,
+  static_ipv6: r.staticIpv6,
+  delegated_ipv6_prefix: r.delegatedIpv6Prefix,
+  ipv6_pd_size: r.ipv6PdSize,
+  ipv6_assignment_mode: r.ipv6AssignmentMode,
+  ipv4_pool: r.ipv4Pool,
+  ipv6_pool: r.ipv6Pool,
+  ipv6_pd_pool: r.ipv6PdPool,
+});
+
+const ofSubscriber = (tenantId: string, subscriberId: string): SQL | undefined =>
+  and(eq(p.tenantId, tenantId), eq(p.subscriberId, subscriberId));
+
+/**
+ * Creates the subscriber's profile, or updates the given fields of the one it has. The profile is
+ * unique per (tenant, subscriber), so a soft-deleted one is brought back (deleted_at cleared)
+ * rather than duplicated. `id` is used only when the row is new.
+ */
+export async function upsertProfile(db: Executor, tenantId: string, subscriberId: string, fields: ProfileFields, id: string): Promise<ProfileRow> {
+  const set = { ...columns(fields), updatedAt: new Date(), deletedAt: null };
+  const rows = await db
+    .insert(p)
+    .values({ id, tenantId, subscriberId, ...set })
+    .onConflictDoUpdate({ target: [p.tenantId, p.subscriberId], set })
+    .returning();
+  const row = rows[0];
+  if (!row) throw new Error(`upsert of the network profile of ${subscriberId} returned no row`);
+  return row;
+}
+
+/** Writes dynamically allocated IPs to the live profile; null when there is none. */
+export async function writebackIps(db: Executor, tenantId: string, subscriberId: string, ips: IpWriteback): Promise<ProfileRow | null> {
+  const rows = await db
+    .update(p)
+    .set({ staticIpv4: ips.static_ipv4, staticIpv6: ips.static_ipv6, delegatedIpv6Prefix: ips.delegated_ipv6_prefix, updatedAt: new Date() })
+    .where(and(ofSubscriber(tenantId, subscriberId), isNull(p.deletedAt)))
+    .returning();
+  return rows[0] ?? null;
+}
+
+/** Sets deleted_at on the live profile, keeping VLANs, IPs and Option 82 for audit; null when there is none. */
+export async function softDelete(db: Executor, tenantId: string, subscriberId: string, at: Date = new Date()): Promise<ProfileRow | null> {
+  const rows = await db
+    .update(p)
+    .set({ deletedAt: at, updatedAt: at })
+    .where(and(ofSubscriber(tenantId, subscriberId), isNull(p.deletedAt)))
+    .returning();
+  return rows[0] ?? null;
+}
+
+/** The subscriber's profile; a soft-deleted one only with includeDeleted. */
+export async function getBySubscriber(
+  db: Executor,
+  tenantId: string,
+  subscriberId: string,
+  opts: { readonly includeDeleted?: boolean } = {},
+): Promise<ProfileRow | null> {
+  const where = opts.includeDeleted ? ofSubscriber(tenantId, subscriberId) : and(ofSubscriber(tenantId, subscriberId), isNull(p.deletedAt));
+  const rows = await db.select().from(p).where(where);
+  return rows[0] ?? null;
+}
+
+/** Another live subscriber of the tenant whose QinQ profile holds the (S-VLAN, C-VLAN) pair. */
+export async function qinqPairOwner(db: Executor, tenantId: string, serviceVlan: number, innerVlan: number, exceptSubscriber: string): Promise<string | null> {
+  const rows = await db
+    .select({ subscriberId: p.subscriberId })
+    .from(p)
+    .where(
+      and(
+        eq(p.tenantId, tenantId),
+        eq(p.serviceVlan, serviceVlan),
+        eq(p.innerVlan, innerVlan),
+        eq(p.qinqEnabled, true),
+        isNull(p.deletedAt),
+        ne(p.subscriberId, exceptSubscriber),
+      ),
+    )
+    .limit(1);
+  return rows[0]?.subscriberId ?? null;
+}

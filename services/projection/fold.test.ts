@@ -1,0 +1,172 @@
+// The projection fold, as given (events folded so far) / when (event) / then (document).
+import { describe, expect, it } from "vitest";
+import type { EventData, EventName, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
+import { fold, snapshotOf, type ProjectionDocument } from "./fold.js";
+
+let seq = 0;
+function event<K extends EventName>(type: K, data: EventData<K>): Message<K> {
+  seq += 1;
+  return {
+    type,
+    meta: {
+      event_id: `e-${seq}`,
+      occurred_at: 1_700_000_000_000 + seq,
+      tenant_id: "tenant-a",
+      subscriber_id: "sub-1",
+      correlation_id: "order-1",
+      causation_id: null,
+      producer: "test",
+    },
+    data,
+  } as Message<K>;
+}
+
+const network: FiberNetworkConfig = {
+  service_vlan: 100,
+  inner_vlan: 1000,
+  qinq_enabled: true,
+  vlan_pool: null,
+  circuit_id: "OLT1/1/1/1:1",
+  remote_id: null,
+  option82_policy: "log",
+  static_ipv4: null,
+  static_ipv6: null,
+  delegated_ipv6_prefix: null,
+  ipv6_pd_size: 56,
+  ipv6_assignment_mode: "dual_stack",
+  ipv4_pool: null,
+  ipv6_pool: null,
+  ipv6_pd_pool: null,
+};
+const ips = { ipv4: "100.64.0.7", ipv6: "2001:db8::7", ipv6_prefix: "2001:db8:7::/56", source: "dynamic" };
+
+const created = () =>
+  event("SubscriberCreated", {
+    order_id: "order-1",
+    subscriber_number: "SUB-0001",
+    crm_reference: "crm-1",
+    customer: { first_name: "John", last_name: "Doe", email: "john@example.com", phone: null },
+    service_address: "123 Main St",
+    connection_type: "ftth",
+    service_plan_id: "residential_100mbps",
+    bandwidth_mbps: 100,
+    onu_serial: "ALCL12345678",
+    network,
+    metadata: {},
+  });
+const profileCreated = () => event("NetworkProfileCreated", { profile: { network_profile_id: "p-1", config: network, metadata: {} } });
+const skipped = () => event("NetworkProfileSkipped", { reason: "QinQ VLAN pair 100/1000 already belongs to subscriber sub-9", network });
+const ipAllocated = () => event("IpAllocated", { ips });
+const radius = () => event("RadiusAccountCreated", { username: "sub-0001@isp", plan_group: "residential_100mbps" });
+const onu = () =>
+  event("OnuActivated", { onu_id: "onu-123", onu_serial: "ALCL12345678", olt_id: "olt-1", pon_port: "0/1", s_vlan: 100, c_vlan: 1000, bandwidth_mbps: 100 });
+const billing = () => event("BillingServiceCreated", { service_id: "svc-1", service_plan_id: "residential_100mbps", status: "active" });
+const provisioned = () => event("SubscriberProvisioned", { order_id: "order-1" });
+const failed = () => event("SubscriberProvisioningFailed", { order_id: "order-1", step: "radius", reason: "no RADIUS plan" });
+
+const given = (events: readonly Message[]): ProjectionDocument | null => events.reduce<ProjectionDocument | null>((d, m) => fold(d, m), null);
+const happyPath = () => [created(), profileCreated(), ipAllocated(), radius(), onu(), billing(), provisioned()];
+
+describe("status", () => {
+  it("is provisioning once the subscriber is created", () => {
+    expect(fold(null, created()).status).toBe("provisioning");
+  });
+
+  it("turns active when provisioned with a network profile", () => {
+    expect(given(happyPath())?.status).toBe("active");
+  });
+
+  it("turns degraded when provisioned after the network profile was skipped, and says why", () => {
+    const doc = given([created(), skipped(), ipAllocated(), radius(), onu(), billing(), provisioned()]);
+    expect(doc?.status).toBe("degraded");
+    expect(doc?.degraded_reasons).toEqual(["network profile skipped: QinQ VLAN pair 100/1000 already belongs to subscriber sub-9"]);
+  });
+
+  it("turns failed on SubscriberProvisioningFailed and rolled_back on SubscriberProvisioningRolledBack", () => {
+    const history = [created(), profileCreated(), failed()];
+    expect(given(history)?.status).toBe("failed");
+    expect(given([...history, event("SubscriberProvisioningRolledBack", { order_id: "order-1", compensated: ["profile"] })])?.status).toBe("rolled_back");
+  });
+
+  it("follows suspension, resumption and termination", () => {
+    const suspended = [...happyPath(), event("SubscriberSuspended", { order_id: "o-2" })];
+    expect(given(suspended)?.status).toBe("suspended");
+    expect(given([...suspended, event("SubscriberResumed", { order_id: "o-3" })])?.status).toBe("active");
+    expect(given([...happyPath(), event("SubscriberArchived", { order_id: "o-4" })])?.status).toBe("terminated");
+  });
+});
+
+describe("the service_metadata document", () => {
+  it("has exactly the seed's shape after a provisioning, cpe_id empty", () => {
+    const doc = given(happyPath());
+    expect(doc?.service_metadata).toStrictEqual({
+      network_profile: { network_profile_id: "p-1", service_vlan: 100, inner_vlan: 1000, qinq_enabled: true, ipv6_assignment_mode: "dual_stack" },
+      allocated_ips: { ipv4: "100.64.0.7", ipv6: "2001:db8::7", ipv6_prefix: "2001:db8:7::/56", source: "dynamic" },
+      devices: { onu_id: "onu-123", cpe_id: null },
+      radius: { username: "sub-0001@isp" },
+    });
+  });
+
+  it("keeps network_profile null when the profile was skipped; the timeline names the order's VLANs", () => {
+    const doc = given([created(), skipped()]);
+    expect(doc?.service_metadata.network_profile).toBeNull();
+    expect(doc?.timeline.at(-1)?.summary).toBe(
+      "Network profile skipped: QinQ VLAN pair 100/1000 already belongs to subscriber sub-9; going on with the order's network settings (VLAN 100/1000 (QinQ))",
+    );
+  });
+
+  it("takes the written-back profile from NetworkProfileUpdated", () => {
+    const updated = event("NetworkProfileUpdated", {
+      profile: { network_profile_id: "p-1", config: { ...network, static_ipv4: "100.64.0.7", ipv6_assignment_mode: "pd" }, metadata: {} },
+      change: "ip_writeback",
+    });
+    expect(given([created(), profileCreated(), ipAllocated(), updated])?.service_metadata.network_profile?.ipv6_assignment_mode).toBe("pd");
+  });
+
+  it("clears what compensation undoes, and keeps those events in the timeline", () => {
+    const undo = [
+      event("OnuDeactivated", { onu_id: "onu-123", onu_serial: "ALCL12345678", reason: "rollback" }),
+      event("RadiusAccountDeleted", { username: "sub-0001@isp", reason: "rollback" }),
+      event("IpReleased", { ips, reason: "rollback" }),
+      event("NetworkProfileDeleted", { network_profile_id: "p-1", soft_deleted: true, reason: "rollback" }),
+    ];
+    const doc = given([created(), profileCreated(), ipAllocated(), radius(), onu(), failed(), ...undo]);
+    expect(doc?.service_metadata).toStrictEqual({ network_profile: null, allocated_ips: null, devices: { onu_id: null, cpe_id: null }, radius: { username: null } });
+    expect(doc?.timeline.slice(-4).map((t) => t.event_type)).toEqual(["OnuDeactivated", "RadiusAccountDeleted", "IpReleased", "NetworkProfileDeleted"]);
+  });
+});
+
+describe("timeline", () => {
+  it("records every event with its occurred_at, type, id and a short sentence", () => {
+    const m = ipAllocated();
+    const doc = fold(given([created()]), m);
+    expect(doc.timeline.at(-1)).toEqual({ at: m.meta.occurred_at, event_type: "IpAllocated", event_id: m.meta.event_id, summary: "IPs allocated: 100.64.0.7, 2001:db8::7, 2001:db8:7::/56 (dynamic)" });
+    expect(doc.last_event_id).toBe(m.meta.event_id);
+  });
+});
+
+describe("determinism", () => {
+  it("changes nothing for a redelivered event (same event_id already in the timeline)", () => {
+    const history = happyPath();
+    const doc = given(history);
+    expect(fold(doc, history[2]!)).toBe(doc);
+  });
+
+  it("rebuilds equal documents when the same events are replayed from the start", () => {
+    const history = [created(), skipped(), ipAllocated(), radius(), onu(), billing(), provisioned()];
+    expect(given(history)).toStrictEqual(given(history));
+  });
+
+  it("starts a document from the event's tenant and subscriber even when SubscriberCreated was not seen", () => {
+    const doc = fold(null, ipAllocated());
+    expect(doc).toMatchObject({ tenant_id: "tenant-a", subscriber_id: "sub-1", status: "provisioning" });
+    expect(doc.service_metadata.allocated_ips).toEqual(ips);
+  });
+});
+
+describe("the ServiceMetadata snapshot", () => {
+  it("carries the status, the four parts and the timeline of the document", () => {
+    const doc = given(happyPath())!;
+    expect(snapshotOf(doc)).toStrictEqual({ status: "active", ...doc.service_metadata, timeline: doc.timeline });
+  });
+});

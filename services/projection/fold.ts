@@ -1,0 +1,178 @@
+// The projection's pure fold: (document | null, lifecycle event) → document. No clock, no ids,
+// no randomness: a replay of the lifecycle topic from offset 0 rebuilds equal documents, and an
+// event already in the timeline (a redelivery) returns the document unchanged.
+//
+// service_metadata keeps exactly the seed's shape (network_profile, allocated_ips, devices,
+// radius). Decisions recorded here:
+// - NetworkProfileSkipped leaves network_profile null: that part shows the stored profile only,
+//   and the order's VLANs are not a profile. The subscriber is marked degraded (with the reason)
+//   and the timeline entry names the order's VLANs the chain went on with.
+// - Compensation and teardown events clear their part (IpReleased → allocated_ips null, ...) and
+//   stay in the timeline.
+// - cpe_id stays null until CPE management exists.
+import type { EventData, FiberIpAssignment, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
+
+export const statuses = ["provisioning", "active", "degraded", "failed", "rolled_back", "suspended", "terminated"] as const;
+export type Status = (typeof statuses)[number];
+
+export interface NetworkProfilePart {
+  readonly network_profile_id: string;
+  readonly service_vlan: number | null;
+  readonly inner_vlan: number | null;
+  readonly qinq_enabled: boolean;
+  readonly ipv6_assignment_mode: string;
+}
+
+/** The seed's service_metadata. allocated_ips.source: network_profile | order_static | dynamic. */
+export interface ServiceMetadataDoc {
+  readonly network_profile: NetworkProfilePart | null;
+  readonly allocated_ips: FiberIpAssignment | null;
+  readonly devices: { readonly onu_id: string | null; readonly cpe_id: null };
+  readonly radius: { readonly username: string | null };
+}
+
+export interface TimelineEntry {
+  readonly at: number;
+  readonly event_type: string;
+  readonly event_id: string;
+  readonly summary: string;
+}
+
+export interface ProjectionDocument {
+  readonly tenant_id: string;
+  readonly subscriber_id: string;
+  readonly status: Status;
+  readonly service_metadata: ServiceMetadataDoc;
+  readonly timeline: readonly TimelineEntry[];
+  /** Why an active subscriber runs degraded (e.g. its network profile was skipped). */
+  readonly degraded_reasons: readonly string[];
+  readonly last_event_id: string;
+}
+
+export const emptyMetadata: ServiceMetadataDoc = {
+  network_profile: null,
+  allocated_ips: null,
+  devices: { onu_id: null, cpe_id: null },
+  radius: { username: null },
+};
+
+const vlans = (n: FiberNetworkConfig): string =>
+  n.service_vlan === null ? "no VLAN" : n.qinq_enabled && n.inner_vlan !== null ? `VLAN ${n.service_vlan}/${n.inner_vlan} (QinQ)` : `VLAN ${n.service_vlan}`;
+
+const profilePart = (id: string, n: FiberNetworkConfig): NetworkProfilePart => ({
+  network_profile_id: id,
+  service_vlan: n.service_vlan,
+  inner_vlan: n.inner_vlan,
+  qinq_enabled: n.qinq_enabled,
+  ipv6_assignment_mode: n.ipv6_assignment_mode,
+});
+
+const ipList = (ips: FiberIpAssignment): string => [ips.ipv4, ips.ipv6, ips.ipv6_prefix].filter((x) => x !== null).join(", ") || "none";
+
+type Change = { readonly status?: Status; readonly metadata?: Partial<ServiceMetadataDoc>; readonly degraded?: string; readonly summary: string };
+
+/** What one event changes and how the timeline tells it. */
+function changeOf(doc: ProjectionDocument, m: Message): Change {
+  const md = doc.service_metadata;
+  switch (m.type) {
+    case "SubscriberCreated":
+      return { status: "provisioning", summary: `Subscriber ${m.data.subscriber_number} created from order ${m.data.order_id} (${m.data.service_plan_id}, ${m.data.connection_type})` };
+    case "NetworkProfileCreated":
+      return {
+        metadata: { network_profile: profilePart(m.data.profile.network_profile_id, m.data.profile.config) },
+        summary: `Network profile ${m.data.profile.network_profile_id} created (${vlans(m.data.profile.config)}, IPv6 mode ${m.data.profile.config.ipv6_assignment_mode})`,
+      };
+    case "NetworkProfileUpdated":
+      return {
+        metadata: { network_profile: profilePart(m.data.profile.network_profile_id, m.data.profile.config) },
+        summary: `Network profile updated (${m.data.change})`,
+      };
+    case "NetworkProfileSkipped":
+      return {
+        degraded: `network profile skipped: ${m.data.reason}`,
+        summary: `Network profile skipped: ${m.data.reason}; going on with the order's network settings (${vlans(m.data.network)})`,
+      };
+    case "NetworkProfileDeleted":
+      return { metadata: { network_profile: null }, summary: `Network profile ${m.data.network_profile_id} deleted (${m.data.reason})` };
+    case "IpAllocated":
+      return { metadata: { allocated_ips: m.data.ips }, summary: `IPs allocated: ${ipList(m.data.ips)} (${m.data.ips.source})` };
+    case "IpAllocationFailed":
+      return { summary: `IP allocation failed: ${m.data.reason} (${m.data.code})` };
+    case "IpReleased":
+      return { metadata: { allocated_ips: null }, summary: `IPs released: ${ipList(m.data.ips)} (${m.data.reason})` };
+    case "RadiusAccountCreated":
+      return { metadata: { radius: { username: m.data.username } }, summary: `RADIUS account ${m.data.username} created (group ${m.data.plan_group})` };
+    case "RadiusAccountCreationFailed":
+      return { summary: `RADIUS account creation failed: ${m.data.reason} (${m.data.code})` };
+    case "RadiusAccountDeleted":
+      return { metadata: { radius: { username: null } }, summary: `RADIUS account ${m.data.username} deleted (${m.data.reason})` };
+    case "OnuActivated":
+      return {
+        metadata: { devices: { ...md.devices, onu_id: m.data.onu_id } },
+        summary: `ONU ${m.data.onu_id} activated on ${m.data.olt_id} ${m.data.pon_port} (S-VLAN ${m.data.s_vlan ?? "-"}, C-VLAN ${m.data.c_vlan ?? "-"}, ${m.data.bandwidth_mbps} Mbps)`,
+      };
+    case "OnuActivationSkipped":
+      return { summary: `ONU activation skipped: ${m.data.reason}` };
+    case "OnuActivationFailed":
+      return { summary: `ONU activation failed: ${m.data.reason} (${m.data.code})` };
+    case "OnuDeactivated":
+      return { metadata: { devices: { ...md.devices, onu_id: null } }, summary: `ONU ${m.data.onu_id} deactivated (${m.data.reason})` };
+    case "BillingServiceCreated":
+      return { summary: `Billing service ${m.data.service_id} created for plan ${m.data.service_plan_id}` };
+    case "BillingServiceCreationFailed":
+      return { summary: `Billing service creation failed: ${m.data.reason} (${m.data.code})` };
+    case "BillingServiceCancelled":
+      return { summary: `Billing service ${m.data.service_id} cancelled (${m.data.reason})` };
+    case "SubscriberProvisioned":
+      return doc.degraded_reasons.length > 0
+        ? { status: "degraded", summary: `Subscriber provisioned, degraded: ${doc.degraded_reasons.join("; ")}` }
+        : { status: "active", summary: "Subscriber provisioned and active" };
+    case "SubscriberProvisioningFailed":
+      return { status: "failed", summary: `Provisioning failed at ${m.data.step}: ${m.data.reason}` };
+    case "SubscriberProvisioningRolledBack":
+      return { status: "rolled_back", summary: `Provisioning rolled back (${m.data.compensated.join(", ") || "nothing to undo"})` };
+    case "SubscriberSuspended":
+      return { status: "suspended", summary: "Subscriber suspended" };
+    case "SubscriberResumed":
+      return { status: doc.degraded_reasons.length > 0 ? "degraded" : "active", summary: "Subscriber resumed" };
+    case "SubscriberArchived":
+      return { status: "terminated", summary: "Subscriber terminated and archived" };
+    default:
+      return { summary: m.type.replace(/([a-z])([A-Z])/g, "$1 $2") };
+  }
+}
+
+/** A document for a subscriber whose first event seen is not SubscriberCreated (kept, not dropped). */
+export const initialDocument = (tenantId: string, subscriberId: string): ProjectionDocument => ({
+  tenant_id: tenantId,
+  subscriber_id: subscriberId,
+  status: "provisioning",
+  service_metadata: emptyMetadata,
+  timeline: [],
+  degraded_reasons: [],
+  last_event_id: "",
+});
+
+export function fold(doc: ProjectionDocument | null, m: Message): ProjectionDocument {
+  const current = doc ?? initialDocument(m.meta.tenant_id, m.meta.subscriber_id ?? "");
+  if (current.timeline.some((e) => e.event_id === m.meta.event_id)) return current;
+  const change = changeOf(current, m);
+  return {
+    ...current,
+    status: change.status ?? current.status,
+    service_metadata: { ...current.service_metadata, ...change.metadata },
+    degraded_reasons: change.degraded && !current.degraded_reasons.includes(change.degraded) ? [...current.degraded_reasons, change.degraded] : current.degraded_reasons,
+    timeline: [...current.timeline, { at: m.meta.occurred_at, event_type: m.type, event_id: m.meta.event_id, summary: change.summary }],
+    last_event_id: m.meta.event_id,
+  };
+}
+
+/** The ServiceMetadata snapshot of a document, as published on service-metadata.v1. */
+export const snapshotOf = (doc: ProjectionDocument): EventData<"ServiceMetadata"> => ({
+  status: doc.status,
+  network_profile: doc.service_metadata.network_profile,
+  allocated_ips: doc.service_metadata.allocated_ips,
+  devices: doc.service_metadata.devices,
+  radius: doc.service_metadata.radius,
+  timeline: [...doc.timeline],
+});

@@ -1,0 +1,175 @@
+// The olt service on the real stack: Kafka, the registry and PostgreSQL. The test plays the
+// services around it (subscriber, profile, radius, billing) by producing their facts, and
+// watches what olt publishes and what the simulated OLT holds.
+import { and, eq, sql as q } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Message } from "../../schemas/generated/events.js";
+import { connect } from "../../shared/db.js";
+import { runService, type RunningService } from "../../shared/service.js";
+import { topics } from "../../shared/topics.js";
+import { definition } from "../../services/olt/service.js";
+import * as olt from "../../services/olt/store/schema.js";
+import { addOlt, discoverOnu, flowOf, injectFailure, onuOf } from "../../services/olt/store/simulated-olt.js";
+import { runId, testEnv } from "../support/env.js";
+import { watch, type Watch } from "../support/watch.js";
+import {
+  disconnectProducer,
+  eventually,
+  freshIds,
+  lifecycle,
+  network,
+  produce,
+  provisioningFailed,
+  radiusAccountCreated,
+  subscriberCreated,
+  type Ids,
+} from "./olt-billing.fixture.js";
+
+const tenant = `t-${runId()}`;
+const otherTenant = `t-${runId()}`;
+const { sql, db } = connect(testEnv.DATABASE_URL);
+let service: RunningService;
+let lifecycleWatch: Watch;
+
+/** True once olt has processed the event (its inbox row commits with the change and the outbox). */
+const processed = async (m: Message) =>
+  (await db.select().from(olt.inbox).where(and(eq(olt.inbox.consumer, "olt"), eq(olt.inbox.eventId, m.meta.event_id)))).length === 1;
+
+/** What olt wrote to its outbox because of `m` (written in the same transaction as the inbox row). */
+const causedBy = async (m: Message) => db.select().from(olt.outbox).where(q`${olt.outbox.meta}->>'causation_id' = ${m.meta.event_id}`);
+
+async function discovered(ids: Ids, port = "0/1/1"): Promise<string> {
+  return discoverOnu(db, ids.tenant, "olt-1", port, ids.serial);
+}
+
+beforeAll(async () => {
+  lifecycleWatch = await watch(topics.lifecycle);
+  service = await runService(definition(), { ...testEnv });
+  for (const t of [tenant, otherTenant]) await addOlt(db, t, "olt-1", "OLT 1");
+});
+
+afterAll(async () => {
+  await service?.stop();
+  await lifecycleWatch?.stop();
+  await disconnectProducer();
+  await sql.end();
+});
+
+describe("ONU activation on RadiusAccountCreated", () => {
+  it("activates a QinQ subscriber: OnuActivated carries S-VLAN, C-VLAN and bandwidth, and the OLT's service flow has them", async () => {
+    const ids = freshIds(tenant);
+    const onuId = await discovered(ids, "0/1/3");
+    await produce(subscriberCreated(ids, { network: network({ service_vlan: 120, inner_vlan: 1201, qinq_enabled: true }) }), radiusAccountCreated(ids));
+
+    const activated = await lifecycleWatch.waitForType(ids.subscriber, "OnuActivated");
+    expect(activated.data).toEqual({ onu_id: onuId, onu_serial: ids.serial, olt_id: "olt-1", pon_port: "0/1/3", s_vlan: 120, c_vlan: 1201, bandwidth_mbps: 250 });
+    expect(activated.meta).toMatchObject({ tenant_id: tenant, correlation_id: ids.order, producer: "olt" });
+    expect(await flowOf(db, tenant, ids.serial)).toMatchObject({ onuId, subscriberId: ids.subscriber, sVlan: 120, cVlan: 1201, bandwidthMbps: 250 });
+    expect((await onuOf(db, tenant, ids.serial))?.state).toBe("active");
+  });
+
+  it("activates single-tagged with the network profile's VLAN (over the order's): no C-VLAN reaches the OLT", async () => {
+    const ids = freshIds(tenant);
+    await discovered(ids);
+    const profile = lifecycle(ids, "NetworkProfileCreated", {
+      profile: { network_profile_id: `np-${ids.subscriber}`, config: network({ service_vlan: 300, inner_vlan: 3001, qinq_enabled: false }), metadata: {} },
+    });
+    await produce(subscriberCreated(ids), profile, radiusAccountCreated(ids));
+
+    const activated = await lifecycleWatch.waitForType(ids.subscriber, "OnuActivated");
+    expect(activated.data).toMatchObject({ s_vlan: 300, c_vlan: null });
+    expect(await flowOf(db, tenant, ids.serial)).toMatchObject({ sVlan: 300, cVlan: null });
+  });
+
+  it("fails with onu_not_discovered for a serial no PON port has seen (in this tenant: another tenant's ONU does not count)", async () => {
+    const ids = freshIds(tenant);
+    await discovered({ ...ids, tenant: otherTenant });
+    await produce(subscriberCreated(ids), radiusAccountCreated(ids));
+
+    const failed = await lifecycleWatch.waitForType(ids.subscriber, "OnuActivationFailed");
+    expect(failed.data).toMatchObject({ onu_serial: ids.serial, code: "onu_not_discovered" });
+    expect(await flowOf(db, otherTenant, ids.serial)).toBeNull();
+  });
+
+  it("fails with injected_failure and the injected error when a failure is injected for the serial", async () => {
+    const ids = freshIds(tenant);
+    await discovered(ids);
+    await injectFailure(db, tenant, ids.serial, { operation: "activate", error: "LOS on PON port", times: 1 });
+    await produce(subscriberCreated(ids), radiusAccountCreated(ids));
+
+    const failed = await lifecycleWatch.waitForType(ids.subscriber, "OnuActivationFailed");
+    expect(failed.data).toEqual({ onu_serial: ids.serial, code: "injected_failure", reason: "LOS on PON port" });
+    expect(await flowOf(db, tenant, ids.serial)).toBeNull();
+    expect(lifecycleWatch.about(ids.subscriber).filter((m) => m.type === "OnuActivated")).toEqual([]);
+  });
+
+  it("skips a non-FTTH connection type with OnuActivationSkipped", async () => {
+    const ids = freshIds(tenant);
+    await produce(subscriberCreated(ids, { connection_type: "wireless", onu_serial: null }), radiusAccountCreated(ids));
+
+    const skipped = await lifecycleWatch.waitForType(ids.subscriber, "OnuActivationSkipped");
+    expect(skipped.data).toEqual({ connection_type: "wireless", reason: "connection type wireless has no ONU to activate" });
+  });
+
+  it("activates once when RadiusAccountCreated comes twice (same event redelivered, and a second one)", async () => {
+    const ids = freshIds(tenant);
+    await discovered(ids);
+    const trigger = radiusAccountCreated(ids);
+    const again = radiusAccountCreated(ids);
+    await produce(subscriberCreated(ids), trigger, trigger, again);
+
+    await eventually(() => processed(again), "olt to process the second RadiusAccountCreated");
+    await lifecycleWatch.waitForType(ids.subscriber, "OnuActivated");
+    expect(await causedBy(again)).toEqual([]);
+    expect((await causedBy(trigger)).map((r) => r.type)).toEqual(["OnuActivated"]);
+  });
+});
+
+describe("compensation", () => {
+  async function activatedSubscriber(): Promise<Ids> {
+    const ids = freshIds(tenant);
+    await discovered(ids);
+    await produce(subscriberCreated(ids), radiusAccountCreated(ids));
+    await lifecycleWatch.waitForType(ids.subscriber, "OnuActivated");
+    return ids;
+  }
+
+  it("after SubscriberProvisioningFailed (billing never succeeded), deactivates the ONU: OnuDeactivated, flow gone, ONU back to discovered", async () => {
+    const ids = await activatedSubscriber();
+    const onuId = (await onuOf(db, tenant, ids.serial))?.onuId;
+    await produce(provisioningFailed(ids, "billing"));
+
+    const deactivated = await lifecycleWatch.waitForType(ids.subscriber, "OnuDeactivated");
+    expect(deactivated.data).toEqual({ onu_id: onuId, onu_serial: ids.serial, reason: "rollback" });
+    expect(await flowOf(db, tenant, ids.serial)).toBeNull();
+    expect((await onuOf(db, tenant, ids.serial))?.state).toBe("discovered");
+  });
+
+  it("waits for billing's cancellation when billing had succeeded, then deactivates", async () => {
+    const ids = await activatedSubscriber();
+    const serviceId = `bill-${ids.subscriber}`;
+    const failure = provisioningFailed(ids, "subscriber");
+    await produce(lifecycle(ids, "BillingServiceCreated", { service_id: serviceId, service_plan_id: "fiber-250", status: "active" }, "billing"), failure);
+
+    await eventually(() => processed(failure), "olt to process SubscriberProvisioningFailed");
+    expect(await causedBy(failure)).toEqual([]); // billing has not undone its part yet
+    expect(await flowOf(db, tenant, ids.serial)).not.toBeNull();
+
+    const cancelled = lifecycle(ids, "BillingServiceCancelled", { service_id: serviceId, reason: "rollback" }, "billing");
+    await produce(cancelled);
+    const deactivated = await lifecycleWatch.waitForType(ids.subscriber, "OnuDeactivated");
+    expect(deactivated.meta.causation_id).toBe(cancelled.meta.event_id);
+    expect(await flowOf(db, tenant, ids.serial)).toBeNull();
+  });
+
+  it("does nothing to undo when provisioning failed before its turn (RadiusAccountCreated after the failure)", async () => {
+    const ids = freshIds(tenant);
+    await discovered(ids);
+    const late = radiusAccountCreated(ids);
+    await produce(subscriberCreated(ids), provisioningFailed(ids, "deadline"), late);
+
+    await eventually(() => processed(late), "olt to process the late RadiusAccountCreated");
+    expect(await causedBy(late)).toEqual([]);
+    expect(await flowOf(db, tenant, ids.serial)).toBeNull();
+  });
+});

@@ -1,0 +1,409 @@
+// The radius service on the real stack: Kafka, the registry, PostgreSQL, and the real FreeRADIUS
+// server reading the radius schema, asked over UDP like a NAS would.
+import { createHash, createHmac } from "node:crypto";
+import { createSocket } from "node:dgram";
+import fs from "node:fs";
+import { and, eq } from "drizzle-orm";
+import ipaddr from "ipaddr.js";
+import radius from "radius";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EventData, EventName, FiberIpAssignment, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
+import { connect } from "../../shared/db.js";
+import { runService, type RunningService } from "../../shared/service.js";
+import { dlqTopic, topics } from "../../shared/topics.js";
+import { definition } from "../../services/radius/service.js";
+import { accounts, inbox, radcheck, radreply, radusergroup } from "../../services/radius/store/schema.js";
+import { setPlan } from "../../services/radius/store/store.js";
+import { runId, testEnv } from "../support/env.js";
+import { collector, header, testKafka, waitUntil } from "../support/kafka.js";
+import { testCodec, watch, type Watch } from "../support/watch.js";
+
+const run = runId();
+const tenant = `t-${run}`;
+const otherTenant = `t-${run}-other`;
+const plan = "fiber-100";
+const radiusServer = { host: "127.0.0.1", port: Number(process.env.RADIUS_AUTH_PORT ?? 18120), secret: process.env.RADIUS_SECRET ?? "testing123" };
+const { sql, db } = connect(testEnv.DATABASE_URL);
+const producer = testKafka.producer();
+let service: RunningService;
+let lifecycle: Watch;
+const passwords: string[] = [];
+
+// Every line the service logs (pino writes to fd 1 through fs), to prove no password is in one.
+const logged: string[] = [];
+const { write, writeSync } = fs;
+const capture = (fd: unknown, data: unknown) => {
+  if (fd === 1 || fd === 2) logged.push(Buffer.isBuffer(data) ? data.toString("utf8") : String(data));
+};
+fs.write = ((fd: number, data: unknown, ...rest: unknown[]) => {
+  capture(fd, data);
+  return (write as (...a: unknown[]) => unknown)(fd, data, ...rest);
+}) as typeof fs.write;
+fs.writeSync = ((fd: number, data: unknown, ...rest: unknown[]) => {
+  capture(fd, data);
+  return (writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
+}) as typeof fs.writeSync;
+
+// ---- events ----------------------------------------------------------------------------------
+
+const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => ({
+  service_vlan: null,
+  inner_vlan: null,
+  qinq_enabled: false,
+  vlan_pool: null,
+  circuit_id: null,
+  remote_id: null,
+  option82_policy: "log",
+  static_ipv4: null,
+  static_ipv6: null,
+  delegated_ipv6_prefix: null,
+  ipv6_pd_size: null,
+  ipv6_assignment_mode: "none",
+  ipv4_pool: null,
+  ipv6_pool: null,
+  ipv6_pd_pool: null,
+  ...over,
+});
+
+interface Sub {
+  readonly id: string;
+  readonly number: string;
+  readonly order: string;
+  readonly tenant: string;
+  readonly username: string;
+}
+let subs = 0;
+const newSub = (t = tenant): Sub => {
+  const n = ++subs;
+  const number = `SUB-${run.toUpperCase()}-${n}`;
+  return { id: `sub-${run}-${n}`, number, order: `order-${run}-${n}`, tenant: t, username: `${number.toLowerCase()}@${t}` };
+};
+
+const event = <K extends EventName>(sub: Sub, type: K, data: EventData<K>): Message<K> =>
+  ({
+    type,
+    meta: { event_id: `evt-${runId()}`, occurred_at: Date.now(), tenant_id: sub.tenant, subscriber_id: sub.id, correlation_id: sub.order, causation_id: null, producer: "test" },
+    data,
+  }) as Message<K>;
+
+const subscriberCreated = (sub: Sub, net: FiberNetworkConfig, planId = plan) =>
+  event(sub, "SubscriberCreated", {
+    order_id: sub.order,
+    subscriber_number: sub.number,
+    crm_reference: `crm-${sub.id}`,
+    customer: { first_name: "Ada", last_name: "Lovelace", email: "ada@example.com", phone: null },
+    service_address: "1 Fiber Way",
+    connection_type: "ftth",
+    service_plan_id: planId,
+    bandwidth_mbps: 100,
+    onu_serial: `ALCL${subs}`,
+    network: net,
+    metadata: {},
+  });
+const profileCreated = (sub: Sub, net: FiberNetworkConfig) =>
+  event(sub, "NetworkProfileCreated", { profile: { network_profile_id: `np-${sub.id}`, config: net, metadata: {} } });
+const ipAllocated = (sub: Sub, ips: FiberIpAssignment) => event(sub, "IpAllocated", { ips });
+
+async function publish(...messages: Message[]): Promise<void> {
+  for (const m of messages) {
+    await producer.send({ topic: topics.lifecycle, messages: [{ key: m.meta.subscriber_id, value: await testCodec.encode(topics.lifecycle, m) }] });
+  }
+}
+
+/** Waits until the service has consumed `m` (its inbox row is there). */
+const consumed = (m: Message) =>
+  waitUntil(
+    async () => (await db.select().from(inbox).where(eq(inbox.eventId, m.meta.event_id))).length === 1,
+    60_000,
+    () => `radius to consume ${m.type} ${m.meta.event_id}`,
+  );
+
+// ---- the admin route and a RADIUS client --------------------------------------------------------
+
+async function rotate(sub: Sub, asTenant = sub.tenant): Promise<{ status: number; body: { username?: string; password?: string } }> {
+  const res = await fetch(`http://127.0.0.1:${service.health.port}/tenants/${encodeURIComponent(asTenant)}/subscribers/${encodeURIComponent(sub.id)}/radius-credentials`, { method: "POST" });
+  const body = (await res.json()) as { username?: string; password?: string };
+  if (body.password) passwords.push(body.password);
+  return { status: res.status, body };
+}
+
+interface Reply {
+  readonly code: string;
+  readonly framedIp?: string;
+  readonly framedIpv6?: string;
+  readonly delegatedPrefix?: string;
+  readonly tunnelType: Record<number, number>;
+  readonly tunnelMedium: Record<number, number>;
+  readonly vlan: Record<number, string>;
+  readonly rateLimit?: string;
+  readonly wisprDown?: number;
+  readonly wisprUp?: number;
+}
+
+/** Parses what the npm package's RFC dictionaries leave raw: IPv6 types, tags, Mikrotik and WISPr VSAs. */
+function parseReply(code: string, raw: [number, Buffer][]): Reply {
+  const r: { -readonly [K in keyof Reply]: Reply[K] } = { code, tunnelType: {}, tunnelMedium: {}, vlan: {} };
+  const tagged = (v: Buffer) => ({ tag: v[0] ?? 0, rest: v.subarray(1) });
+  for (const [type, v] of raw) {
+    if (type === 8) r.framedIp = ipaddr.fromByteArray([...v]).toString();
+    if (type === 168) r.framedIpv6 = ipaddr.fromByteArray([...v]).toString();
+    if (type === 123) {
+      const bytes = Buffer.alloc(16);
+      v.subarray(2).copy(bytes);
+      r.delegatedPrefix = `${ipaddr.fromByteArray([...bytes]).toString()}/${v[1]}`;
+    }
+    if (type === 64) r.tunnelType[tagged(v).tag] = tagged(v).rest.readUIntBE(0, 3);
+    if (type === 65) r.tunnelMedium[tagged(v).tag] = tagged(v).rest.readUIntBE(0, 3);
+    if (type === 81) r.vlan[tagged(v).tag] = tagged(v).rest.toString("utf8");
+    if (type === 26) {
+      const vendor = v.readUInt32BE(0);
+      for (let off = 4; off + 2 <= v.length; off += v[off + 1] ?? 2) {
+        const sub = v[off];
+        const value = v.subarray(off + 2, off + (v[off + 1] ?? 2));
+        if (vendor === 14988 && sub === 8) r.rateLimit = value.toString("utf8");
+        if (vendor === 14122 && sub === 8) r.wisprDown = value.readUInt32BE(0);
+        if (vendor === 14122 && sub === 7) r.wisprUp = value.readUInt32BE(0);
+      }
+    }
+  }
+  return r;
+}
+
+/**
+ * RFC 2865 Response Authenticator of a reply, and its RFC 3579 Message-Authenticator when it has
+ * one. (The npm package's verify_response insists on one whenever the request had one, but
+ * FreeRADIUS 3.2 answers a non-EAP request without it.)
+ */
+function authentic(request: Buffer, response: Buffer, secret: string): boolean {
+  const withRequestAuth = Buffer.from(response);
+  request.copy(withRequestAuth, 4, 4, 20);
+  const responseAuth = createHash("md5").update(Buffer.concat([withRequestAuth, Buffer.from(secret)])).digest();
+  if (!responseAuth.equals(response.subarray(4, 20))) return false;
+  for (let off = 20; off + 2 <= response.length; off += response[off + 1] ?? 2) {
+    if (response[off] !== 80) continue;
+    const got = response.subarray(off + 2, off + 18);
+    withRequestAuth.fill(0, off + 2, off + 18);
+    return createHmac("md5", secret).update(withRequestAuth).digest().equals(got);
+  }
+  return true;
+}
+
+/** An Access-Request with User-Password (PAP) to the real FreeRADIUS; resolves with its answer. */
+async function authenticate(username: string, password: string): Promise<Reply> {
+  const identifier = Math.floor(Math.random() * 256);
+  const request = radius.encode({
+    code: "Access-Request",
+    secret: radiusServer.secret,
+    identifier,
+    attributes: [
+      ["User-Name", username],
+      ["User-Password", password],
+      ["NAS-IP-Address", "127.0.0.1"],
+      ["NAS-Port", 0],
+    ],
+    add_message_authenticator: true,
+  });
+  const socket = createSocket("udp4");
+  try {
+    const response = await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no answer from FreeRADIUS in 5 s")), 5_000);
+      socket.on("message", (msg) => {
+        if (msg[1] !== identifier) return;
+        clearTimeout(timer);
+        resolve(msg);
+      });
+      socket.on("error", reject);
+      socket.send(request, radiusServer.port, radiusServer.host);
+    });
+    expect(authentic(request, response, radiusServer.secret)).toBe(true);
+    const packet = radius.decode({ packet: response, secret: radiusServer.secret });
+    return parseReply(packet.code, packet.raw_attributes as [number, Buffer][]);
+  } finally {
+    socket.close();
+  }
+}
+
+const rowsOf = async (username: string) => ({
+  check: await db.select().from(radcheck).where(eq(radcheck.username, username)),
+  reply: await db.select().from(radreply).where(eq(radreply.username, username)),
+  groups: await db.select().from(radusergroup).where(eq(radusergroup.username, username)),
+});
+
+// ---- the tests ---------------------------------------------------------------------------------
+
+beforeAll(async () => {
+  await producer.connect();
+  lifecycle = await watch(topics.lifecycle);
+  service = await runService(definition(), { ...testEnv, LOG_LEVEL: "info" });
+  await setPlan(db, tenant, { planId: plan, downloadMbps: 100, uploadMbps: 50 });
+});
+
+afterAll(async () => {
+  await service?.stop();
+  await lifecycle?.stop();
+  await producer.disconnect();
+  await sql.end();
+  fs.write = write;
+  fs.writeSync = writeSync;
+});
+
+describe("radius service", () => {
+  const qinq = network({ service_vlan: 100, inner_vlan: 1000, qinq_enabled: true, ipv6_assignment_mode: "dual_stack" });
+  const dualStack: FiberIpAssignment = { ipv4: "100.64.12.34", ipv6: "2001:db8:12::34", ipv6_prefix: "2001:db8:1200::/56", source: "dynamic" };
+  const a = newSub();
+  const aAllocated = ipAllocated(a, dualStack);
+
+  it("FreeRADIUS Access-Accept with the allocated Framed-IP-Address, Framed-IPv6-Address, Delegated-IPv6-Prefix and VLAN", async () => {
+    const trigger = aAllocated;
+    await publish(subscriberCreated(a, network({ service_vlan: 7 })), profileCreated(a, qinq), trigger);
+
+    const created = await lifecycle.waitForType(a.id, "RadiusAccountCreated");
+    expect(created.data).toEqual({ username: a.username, plan_group: `${tenant}:${plan}` });
+    expect(created.meta).toMatchObject({ tenant_id: tenant, correlation_id: a.order, causation_id: trigger.meta.event_id, producer: "radius" });
+
+    const { status, body } = await rotate(a);
+    expect(status).toBe(200);
+    expect(body.username).toBe(a.username);
+    expect(body.password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+
+    const accept = await authenticate(a.username, body.password ?? "");
+    expect(accept).toMatchObject({
+      code: "Access-Accept",
+      framedIp: "100.64.12.34",
+      framedIpv6: "2001:db8:12::34",
+      delegatedPrefix: "2001:db8:1200::/56",
+      tunnelType: { 1: 13, 2: 13 }, // VLAN
+      tunnelMedium: { 1: 6, 2: 6 }, // IEEE-802
+      vlan: { 1: "100", 2: "1000" }, // the profile's VLANs win over the order's
+      rateLimit: "50M/100M",
+      wisprDown: 100_000_000,
+      wisprUp: 50_000_000,
+    });
+
+    const reject = await authenticate(a.username, "not-the-password");
+    expect(reject.code).toBe("Access-Reject");
+    expect(reject.framedIp).toBeUndefined();
+
+    // Only the salted hash is stored.
+    const { check } = await rowsOf(a.username);
+    expect(check).toHaveLength(1);
+    expect(check[0]).toMatchObject({ attribute: "SSHA2-512-Password", op: ":=", tenantId: tenant });
+    expect(check[0]?.value).not.toContain(body.password);
+  });
+
+  it("rotating the credentials invalidates the previous password", async () => {
+    const first = (await rotate(a)).body.password ?? "";
+    const second = (await rotate(a)).body.password ?? "";
+    expect(second).not.toBe(first);
+    expect((await authenticate(a.username, first)).code).toBe("Access-Reject");
+    expect((await authenticate(a.username, second)).code).toBe("Access-Accept");
+  });
+
+  it("another tenant cannot read or rotate the subscriber's credentials (404)", async () => {
+    const { status, body } = await rotate(a, otherTenant);
+    expect(status).toBe(404);
+    expect(body.password).toBeUndefined();
+    expect((await rotate(newSub())).status).toBe(404); // no account at all
+  });
+
+  it("applies an IpAllocated delivered twice once, and a second allocation creates no second account", async () => {
+    const again = ipAllocated(a, { ...dualStack, ipv4: "100.64.99.99" });
+    await publish(aAllocated, again); // the same event redelivered, then a second allocation
+    await consumed(again);
+    expect(lifecycle.about(a.id).filter((m) => m.type === "RadiusAccountCreated")).toHaveLength(1);
+    const { check, reply, groups } = await rowsOf(a.username);
+    expect(check).toHaveLength(1);
+    expect(groups).toHaveLength(1);
+    expect(reply.find((r) => r.attribute === "Framed-IP-Address")?.value).toBe("100.64.12.34");
+  });
+
+  it("VLAN / QinQ data reaches RADIUS: a single VLAN from the order (profile skipped) gives tag 1 only, IPv4 only", async () => {
+    const b = newSub();
+    const single = network({ service_vlan: 250 });
+    await publish(
+      subscriberCreated(b, single),
+      event(b, "NetworkProfileSkipped", { reason: "profile consumption disabled", network: single }),
+      ipAllocated(b, { ipv4: "100.64.12.35", ipv6: null, ipv6_prefix: null, source: "dynamic" }),
+    );
+    await lifecycle.waitForType(b.id, "RadiusAccountCreated");
+    const password = (await rotate(b)).body.password ?? "";
+    const accept = await authenticate(b.username, password);
+    expect(accept).toMatchObject({ code: "Access-Accept", framedIp: "100.64.12.35", vlan: { 1: "250" }, tunnelType: { 1: 13 }, tunnelMedium: { 1: 6 } });
+    expect(accept.vlan[2]).toBeUndefined();
+    expect(accept.framedIpv6).toBeUndefined();
+    expect(accept.delegatedPrefix).toBeUndefined();
+  });
+
+  it("no RADIUS plan for the tenant's plan: RadiusAccountCreationFailed plan_not_configured, no rows; the rollback then has nothing to undo at radius", async () => {
+    const c = newSub();
+    const trigger = ipAllocated(c, { ipv4: "100.64.12.36", ipv6: null, ipv6_prefix: null, source: "dynamic" });
+    await publish(subscriberCreated(c, network({ service_vlan: 100 }), "no-such-plan"), trigger);
+    const failed = await lifecycle.waitForType(c.id, "RadiusAccountCreationFailed");
+    expect(failed.data).toEqual({ code: "plan_not_configured", reason: `no RADIUS plan configured for plan no-such-plan of tenant ${tenant}` });
+    expect(failed.meta).toMatchObject({ causation_id: trigger.meta.event_id, correlation_id: c.order });
+
+    // The subscriber service turns the failure into SubscriberProvisioningFailed; the earlier
+    // steps (ipam, profile) undo their work from it. radius did nothing, so it undoes nothing.
+    const failure = event(c, "SubscriberProvisioningFailed", { order_id: c.order, step: "radius", reason: failed.data.reason });
+    await publish(failure);
+    await consumed(failure);
+    expect(lifecycle.about(c.id).map((m) => m.type)).not.toContain("RadiusAccountDeleted");
+    const rows = await rowsOf(c.username);
+    expect([rows.check, rows.reply, rows.groups].map((r) => r.length)).toEqual([0, 0, 0]);
+    expect(await db.select().from(accounts).where(and(eq(accounts.tenantId, tenant), eq(accounts.subscriberId, c.id)))).toEqual([]);
+  });
+
+  it("compensation: after SubscriberProvisioningFailed with no later step succeeded, RadiusAccountDeleted, rows gone, Access-Reject", async () => {
+    const d = newSub();
+    await publish(subscriberCreated(d, qinq), profileCreated(d, qinq), ipAllocated(d, { ...dualStack, ipv4: "100.64.12.37" }));
+    const created = await lifecycle.waitForType(d.id, "RadiusAccountCreated");
+    const password = (await rotate(d)).body.password ?? "";
+    expect((await authenticate(d.username, password)).code).toBe("Access-Accept");
+
+    // The ONU step failed: the subscriber service reports it after our RadiusAccountCreated.
+    await publish(event(d, "SubscriberProvisioningFailed", { order_id: d.order, step: "olt", reason: "ONU not discovered" }));
+    const deleted = await lifecycle.waitForType(d.id, "RadiusAccountDeleted");
+    expect(deleted.data).toEqual({ username: d.username, reason: "rollback" });
+    expect(deleted.meta.correlation_id).toBe(d.order);
+    expect(lifecycle.about(d.id).indexOf(created)).toBeLessThan(lifecycle.about(d.id).indexOf(deleted));
+
+    const rows = await rowsOf(d.username);
+    expect([rows.check, rows.reply, rows.groups].map((r) => r.length)).toEqual([0, 0, 0]);
+    expect((await authenticate(d.username, password)).code).toBe("Access-Reject");
+    expect((await rotate(d)).status).toBe(404);
+
+    // Idempotent: our own RadiusAccountDeleted comes back and a second failure report changes nothing.
+    const again = event(d, "SubscriberProvisioningFailed", { order_id: d.order, step: "olt", reason: "reported twice" });
+    await publish(again);
+    await consumed(again);
+    expect(lifecycle.about(d.id).filter((m) => m.type === "RadiusAccountDeleted")).toHaveLength(1);
+  });
+
+  it("an IpAllocated with an address that is none goes to the DLQ as invalid, and the service goes on", async () => {
+    const e = newSub();
+    const dlq = await collector(dlqTopic("radius"), `test-radius-dlq-${run}`);
+    const bad = ipAllocated(e, { ipv4: "300.64.12.38", ipv6: null, ipv6_prefix: null, source: "dynamic" });
+    const good = ipAllocated(e, { ipv4: "100.64.12.38", ipv6: null, ipv6_prefix: null, source: "dynamic" });
+    await publish(subscriberCreated(e, network({ service_vlan: 100 })), bad, good);
+    await lifecycle.waitForType(e.id, "RadiusAccountCreated");
+    await waitUntil(() => dlq.seen.some((s) => s.message.key?.toString() === e.id), 30_000, () => "the bad IpAllocated on radius.dlq.v1");
+    await dlq.stop();
+    const poisoned = dlq.seen.find((s) => s.message.key?.toString() === e.id);
+    expect(header(poisoned!.message, "dlq-code")).toBe("invalid");
+    expect(header(poisoned!.message, "dlq-reason")).toContain("300.64.12.38");
+    expect(lifecycle.about(e.id).map((m) => m.type)).not.toContain("RadiusAccountCreationFailed");
+  });
+
+  it("no event on the topic and no log line carries a password", async () => {
+    expect(passwords.length).toBeGreaterThanOrEqual(5);
+    // The capture works: the seed's line for our first subscriber is in it.
+    expect(logged.join("")).toContain(`Created RADIUS account: ${a.username} (IPv4: 100.64.12.34, IPv6: 2001:db8:12::34, VLAN: 100.1000, IPv6 PD: 2001:db8:1200::/56)`);
+    expect(logged.join("")).toContain("RADIUS credentials rotated");
+    const onTopic = lifecycle.seen.map((s) => `${s.raw.value?.toString("latin1") ?? ""}${JSON.stringify(s.message)}`).join("\n");
+    const logs = logged.join("");
+    for (const p of passwords) {
+      expect(onTopic).not.toContain(p);
+      expect(logs).not.toContain(p);
+    }
+  });
+});
