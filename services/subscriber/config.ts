@@ -1,0 +1,18 @@
+// The subscriber service's own settings (validated at start with the base ones).
+import { z } from "zod";
+import { configHelpers } from "../../shared/config.js";
+
+export const subscriberConfig = {
+  /** No progress for this long while provisioning fails the order at the step we wait for. */
+  PROVISIONING_DEADLINE_MS: configHelpers.int(1_000, 86_400_000).default(120_000),
+  /** How often the deadline sweep looks for stalled subscribers. */
+  DEADLINE_SWEEP_MS: configHelpers.int(100, 3_600_000).default(5_000),
+  /**
+   * Comma-separated tenants the deadline sweep is limited to; empty (the default) means every
+   * tenant. For a canary instance, or a test with a short deadline on a shared database.
+   */
+  DEADLINE_SWEEP_TENANTS: z
+    .string()
+    .default("")
+    .transform((s) => s.split(",").map((t) => t.trim()).filter((t) => t !== "")),
+};

@@ -1,0 +1,146 @@
+// Provisioning outcome, pure: fold each lifecycle event about a subscriber into what we know of
+// it, and decide what the CRM and the other services must hear: provisioned (billing created),
+// failed (the first step failure, or no progress before the deadline), rolled back (every step
+// that succeeded has undone its work). Each is emitted once: the status guards it.
+import type { EventName, Message, Meta } from "../../schemas/generated/events.js";
+import { follow, type EventContext } from "../../shared/messages.js";
+import type { Outgoing } from "../../shared/outbox.js";
+import { provisionSteps, rolledBack, type Progress, type Step } from "../../shared/progress.js";
+import { evolveView, type SubscriberView } from "../../shared/subscriber-view.js";
+import { topics } from "../../shared/topics.js";
+
+export const statuses = ["provisioning", "active", "failed", "rolled_back"] as const;
+export type Status = (typeof statuses)[number];
+
+/** What the service keeps per subscriber (one row of `subscribers`). */
+export interface Tracked {
+  readonly status: Status;
+  readonly view: SubscriberView;
+  /** Steps that said "skipped" (no profile, not FTTH): passed, but nothing to undo. */
+  readonly skipped: readonly Step[];
+  readonly correlation_id: string;
+  /** The last lifecycle event seen, and when (ms): the deadline counts from it. */
+  readonly last_event_id: string;
+  readonly last_progress_at: number;
+}
+
+export interface Decision {
+  readonly state: Tracked;
+  readonly outgoing: readonly Outgoing[];
+}
+
+const failedSteps: Partial<Record<EventName, Step>> = {
+  IpAllocationFailed: "ipam",
+  RadiusAccountCreationFailed: "radius",
+  OnuActivationFailed: "olt",
+  BillingServiceCreationFailed: "billing",
+};
+
+const skippedSteps: Partial<Record<EventName, Step>> = {
+  NetworkProfileSkipped: "profile",
+  OnuActivationSkipped: "olt",
+};
+
+/** The step a failure event reports, with its reason; null for any other event. */
+export function failureOf(m: Message): { step: Step; reason: string } | null {
+  const step = failedSteps[m.type];
+  if (!step || !("reason" in m.data) || typeof m.data.reason !== "string") return null;
+  return { step, reason: m.data.reason };
+}
+
+/** The first step that has neither succeeded nor been skipped: the one we wait for. */
+export function nextStep(progress: Progress, skipped: readonly Step[]): Step {
+  return provisionSteps.find((s) => !progress.succeeded.includes(s) && !skipped.includes(s)) ?? "billing";
+}
+
+const lifecycle = (message: Message, subscriberId: string): Outgoing => ({ message, topic: topics.lifecycle, key: subscriberId });
+const toCrm = (message: Message, orderId: string): Outgoing => ({ message, topic: topics.orderStatus, key: orderId });
+
+/** Our own events go into the view at once; their echo from Kafka folds in as a no-op. */
+function fold(state: Tracked, events: readonly Outgoing[]): Tracked {
+  return { ...state, view: events.reduce((v, o) => evolveView(v, o.message) ?? v, state.view) };
+}
+
+function provisioned(state: Tracked, cause: Pick<Message, "meta">, ctx: EventContext): Decision {
+  const { order_id, subscriber_id } = state.view;
+  const out = [
+    lifecycle(follow(ctx, cause, "SubscriberProvisioned", { order_id }), subscriber_id),
+    toCrm(follow(ctx, cause, "OrderCompleted", { order_id, order_type: "provision", subscriber_id }), order_id),
+  ];
+  return { state: { ...fold(state, out), status: "active" }, outgoing: out };
+}
+
+function failed(state: Tracked, cause: Pick<Message, "meta">, step: Step, reason: string, ctx: EventContext): Decision {
+  const { order_id, subscriber_id } = state.view;
+  const out = [
+    lifecycle(follow(ctx, cause, "SubscriberProvisioningFailed", { order_id, step, reason }), subscriber_id),
+    toCrm(follow(ctx, cause, "OrderFailed", { order_id, order_type: "provision", subscriber_id, step, reason }), order_id),
+  ];
+  return settle({ ...fold(state, out), status: "failed" }, cause, ctx, out);
+}
+
+/** After a failure: once every success is undone, say so (once; with no success, at once). */
+function settle(state: Tracked, cause: Pick<Message, "meta">, ctx: EventContext, out: readonly Outgoing[]): Decision {
+  if (state.status !== "failed" || !rolledBack(state.view.progress)) return { state, outgoing: out };
+  const { order_id, subscriber_id, progress } = state.view;
+  const done = lifecycle(follow(ctx, cause, "SubscriberProvisioningRolledBack", { order_id, compensated: [...progress.compensated] }), subscriber_id);
+  return { state: { ...fold(state, [done]), status: "rolled_back" }, outgoing: [...out, done] };
+}
+
+/** One lifecycle event about the subscriber. */
+export function decideLifecycle(state: Tracked, event: Message, ctx: EventContext): Decision {
+  const skip = skippedSteps[event.type];
+  const seen: Tracked = {
+    ...state,
+    view: evolveView(state.view, event) ?? state.view,
+    skipped: skip && !state.skipped.includes(skip) ? [...state.skipped, skip] : state.skipped,
+    last_event_id: event.meta.event_id,
+    last_progress_at: ctx.now(),
+  };
+  if (state.status === "provisioning") {
+    if (event.type === "BillingServiceCreated") return provisioned(seen, event, ctx);
+    const failure = failureOf(event);
+    if (failure) return failed(seen, event, failure.step, failure.reason, ctx);
+  }
+  return settle(seen, event, ctx, []);
+}
+
+export interface DeadlineInput {
+  readonly now: number;
+  readonly deadlineMs: number;
+}
+
+/** The cause of a deadline failure: the last event seen about the subscriber. */
+export function lastSeen(state: Tracked): Pick<Message, "meta"> {
+  const meta: Meta = {
+    event_id: state.last_event_id,
+    occurred_at: state.last_progress_at,
+    tenant_id: state.view.tenant_id,
+    subscriber_id: state.view.subscriber_id,
+    correlation_id: state.correlation_id,
+    causation_id: null,
+    producer: "subscriber",
+  };
+  return { meta };
+}
+
+/** No progress for the deadline: fail at the step we wait for. Otherwise nothing. */
+export function decideDeadline(state: Tracked, { now, deadlineMs }: DeadlineInput, ctx: EventContext): Decision {
+  if (state.status !== "provisioning" || now - state.last_progress_at < deadlineMs) return { state, outgoing: [] };
+  const step = nextStep(state.view.progress, state.skipped);
+  return failed(state, lastSeen(state), step, `no progress within ${deadlineMs / 1000} s`, ctx);
+}
+
+/** A new subscriber, from the SubscriberCreated we emit for it: provisioning, clock started. */
+export function startTracking(created: Message<"SubscriberCreated">, now: number): Tracked {
+  const view = evolveView(null, created);
+  if (!view) throw new Error("SubscriberCreated always starts a view");
+  return {
+    status: "provisioning",
+    view,
+    skipped: [],
+    correlation_id: created.meta.correlation_id,
+    last_event_id: created.meta.event_id,
+    last_progress_at: now,
+  };
+}

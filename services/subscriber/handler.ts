@@ -1,0 +1,101 @@
+// The events the subscriber service reacts to, in one place, and their thin handlers: load the
+// state, call the pure decision, store it, emit through the outbox (deps.once).
+import { eventTopics, type EventName, type Message } from "../../schemas/generated/events.js";
+import type { Handler, Handlers } from "../../shared/consumer.js";
+import type { Logger } from "../../shared/logger.js";
+import { pendingCompensations } from "../../shared/progress.js";
+import { topics } from "../../shared/topics.js";
+import { decideProvisionOrder, formatSubscriberNumber, subscriberCreated } from "./decide.js";
+import { decideLifecycle, startTracking, type Tracked } from "./decide-outcome.js";
+import type { SubscriberDeps } from "./service.js";
+import { findPlan } from "./store/plans.js";
+import { findByOrder, findSubscriber, insertSubscriber, isSubscriberId, lockSubscriber, nextSubscriberNumber, saveTracked, toTracked } from "./store/subscribers.js";
+
+/** Every lifecycle event: the view folds them all (order data, network, IPs, progress). */
+export const lifecycleEvents = (Object.keys(eventTopics) as EventName[]).filter((t) => eventTopics[t] === topics.lifecycle);
+
+export function handlers(deps: SubscriberDeps): Handlers {
+  const onLifecycle = lifecycle(deps) as Handler;
+  return {
+    ProvisionOrderPlaced: provisionOrder(deps),
+    // Later orders (suspend, resume, modify, terminate) get their handlers here.
+    ...Object.fromEntries(lifecycleEvents.map((t) => [t, onLifecycle])),
+  };
+}
+
+function provisionOrder({ once, ctx }: SubscriberDeps): Handler<"ProvisionOrderPlaced"> {
+  return async (message, delivery, log) => {
+    const tenant = message.meta.tenant_id;
+    const orderId = message.data.order_id.trim();
+    const planId = message.data.service_plan_id.trim();
+    await once(message, delivery, async (tx) => {
+      const known = tenant.trim() === "" ? undefined : await findByOrder(tx, tenant, orderId);
+      const plan = tenant.trim() === "" || planId === "" ? null : await findPlan(tx, tenant, planId);
+      const decision = decideProvisionOrder({ order: message, plan, alreadyAccepted: known !== undefined }, ctx);
+      switch (decision.kind) {
+        case "duplicate":
+          log.info({ order_id: orderId, existing_subscriber_id: known?.subscriberId }, "duplicate order ignored");
+          return [];
+        case "rejected":
+          log.warn({ order_id: orderId, reasons: decision.reasons.map((r) => `${r.field ?? "-"}: ${r.code}`) }, "order rejected");
+          return decision.outgoing;
+        case "accepted": {
+          const ids = { subscriber_id: ctx.newId(), subscriber_number: formatSubscriberNumber(await nextSubscriberNumber(tx, tenant)) };
+          const outgoing = subscriberCreated(message, decision.order, ids, ctx);
+          const created = outgoing.find((o): o is { message: Message<"SubscriberCreated"> } => o.message.type === "SubscriberCreated");
+          if (!created) throw new Error("an accepted order emits SubscriberCreated");
+          const tracked = startTracking(created.message, ctx.now());
+          await insertSubscriber(tx, { tenantId: tenant, subscriberNumber: ids.subscriber_number, orderId, crmReference: decision.order.crm_reference, tracked });
+          const n = decision.order.network;
+          log.info(
+            {
+              ...ids,
+              order_id: orderId,
+              plan: decision.order.service_plan_id,
+              connection_type: decision.order.connection_type,
+              service_vlan: n.service_vlan,
+              inner_vlan: n.inner_vlan,
+              ipv6_assignment_mode: n.ipv6_assignment_mode,
+            },
+            "subscriber created",
+          );
+          return outgoing;
+        }
+      }
+    });
+  };
+}
+
+function lifecycle({ db, once, ctx }: SubscriberDeps): Handler {
+  return async (message, delivery, log) => {
+    const { tenant_id: tenant, subscriber_id: id } = message.meta;
+    // The topic carries every tenant's and every test's subscribers: only ours have a row.
+    if (!isSubscriberId(id) || !(await findSubscriber(db, tenant, id))) {
+      log.debug("not a subscriber of ours, skipped");
+      return;
+    }
+    await once(message, delivery, async (tx) => {
+      const row = await lockSubscriber(tx, tenant, id);
+      if (!row) return [];
+      const before = toTracked(row);
+      const decision = decideLifecycle(before, message, ctx);
+      await saveTracked(tx, tenant, decision.state);
+      logTransition(log, before, decision.state);
+      return decision.outgoing;
+    });
+  };
+}
+
+/** The status changes as log lines; the logger already carries subscriber, event and order ids. */
+export function logTransition(log: Logger, before: Tracked, after: Tracked): void {
+  const { order_id, progress } = after.view;
+  if (before.status === after.status) {
+    if (after.status === "failed") log.debug({ pending: pendingCompensations(progress) }, "waiting for compensations");
+    return;
+  }
+  if (after.status === "active") log.info({ order_id }, "subscriber provisioned");
+  if (after.status === "failed" || (before.status === "provisioning" && after.status === "rolled_back")) {
+    log.warn({ order_id, step: progress.failure?.step, reason: progress.failure?.reason, pending: pendingCompensations(progress) }, "provisioning failed");
+  }
+  if (after.status === "rolled_back") log.info({ order_id, compensated: progress.compensated }, "provisioning rolled back");
+}

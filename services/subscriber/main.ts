@@ -1,0 +1,4 @@
+import { main } from "../../shared/service.js";
+import { definition } from "./service.js";
+
+main(definition());

@@ -1,0 +1,35 @@
+// HTTP read side: GET /tenants/:tenant/subscribers/:id → the subscriber, or 404 (also when the
+// subscriber belongs to another tenant).
+import type { RouteHandler } from "../../shared/health.js";
+import type { SubscriberDeps } from "./service.js";
+import { findSubscriber } from "./store/subscribers.js";
+
+const path = /^\/tenants\/([^/]+)\/subscribers\/([^/]+)\/?$/;
+
+export function routes({ db }: SubscriberDeps): RouteHandler {
+  return async (req, url) => {
+    const match = path.exec(url.pathname);
+    if (!match || req.method !== "GET") return undefined;
+    const tenant = decodeURIComponent(match[1] ?? "");
+    const id = decodeURIComponent(match[2] ?? "");
+    const row = await findSubscriber(db, tenant, id);
+    if (!row) return { status: 404, body: { error: "subscriber not found" } };
+    const { progress } = row.view;
+    return {
+      status: 200,
+      body: {
+        tenant_id: row.tenantId,
+        subscriber_id: row.subscriberId,
+        subscriber_number: row.subscriberNumber,
+        order_id: row.orderId,
+        crm_reference: row.crmReference,
+        status: row.status,
+        service_plan_id: row.view.service_plan_id,
+        connection_type: row.view.connection_type,
+        progress: { succeeded: progress.succeeded, compensated: progress.compensated, failure: progress.failure },
+        created_at: row.createdAt.toISOString(),
+        updated_at: row.updatedAt.toISOString(),
+      },
+    };
+  };
+}

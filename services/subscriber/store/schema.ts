@@ -1,0 +1,61 @@
+// The subscriber service's own tables, in the PostgreSQL schema `subscriber`.
+// Every table carries tenant_id and every query filters by it.
+import { sql } from "drizzle-orm";
+import { index, integer, jsonb, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import type { Step } from "../../../shared/progress.js";
+import { runtimeTables } from "../../../shared/runtime-tables.js";
+import type { SubscriberView } from "../../../shared/subscriber-view.js";
+
+export const { schema, inbox, outbox } = runtimeTables("subscriber");
+
+/** The tenant's plan catalogue: an order naming a plan that is not here is rejected. */
+export const plans = schema.table(
+  "plans",
+  {
+    tenantId: text("tenant_id").notNull(),
+    planId: text("plan_id").notNull(),
+    name: text("name").notNull(),
+    bandwidthMbps: integer("bandwidth_mbps").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.planId] })],
+);
+
+/** Last subscriber number handed out per tenant (SUB-000001, SUB-000002, ...). */
+export const subscriberNumbers = schema.table("subscriber_numbers", {
+  tenantId: text("tenant_id").primaryKey(),
+  lastValue: integer("last_value").notNull(),
+});
+
+/** One row per accepted provision order: the subscriber, its status and what we know of it. */
+export const subscribers = schema.table(
+  "subscribers",
+  {
+    tenantId: text("tenant_id").notNull(),
+    subscriberId: uuid("subscriber_id").notNull(),
+    subscriberNumber: text("subscriber_number").notNull(),
+    orderId: text("order_id").notNull(),
+    crmReference: text("crm_reference").notNull(),
+    correlationId: text("correlation_id").notNull(),
+    /** provisioning | active | failed | rolled_back */
+    status: text("status").notNull(),
+    view: jsonb("view").$type<SubscriberView>().notNull(),
+    /** Steps that reported "skipped" (profile, olt): done, but not a success to undo. */
+    skippedSteps: jsonb("skipped_steps").$type<Step[]>().notNull().default([]),
+    /** The last lifecycle event seen about this subscriber: the cause of a deadline failure. */
+    lastEventId: text("last_event_id").notNull(),
+    lastProgressAt: timestamp("last_progress_at", { withTimezone: true }).notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.subscriberId] }),
+    uniqueIndex("subscribers_tenant_order").on(t.tenantId, t.orderId),
+    uniqueIndex("subscribers_tenant_number").on(t.tenantId, t.subscriberNumber),
+    index("subscribers_provisioning_since").on(t.lastProgressAt).where(sql`${t.status} = 'provisioning'`),
+  ],
+);
+
+export type SubscriberRow = typeof subscribers.$inferSelect;
+export type PlanRow = typeof plans.$inferSelect;

@@ -1,0 +1,109 @@
+// The subscribers table: one row per accepted order, with the view and status the outcome
+// decisions work on. Every query names the tenant.
+import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
+import type { Tx } from "../../../shared/outbox.js";
+import type { Status, Tracked } from "../decide-outcome.js";
+import type { Executor } from "./plans.js";
+import { subscriberNumbers, subscribers, type SubscriberRow } from "./schema.js";
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Our subscriber ids are UUIDs; anything else is not ours (and would not fit the column). */
+export const isSubscriberId = (id: string | null): id is string => id !== null && uuidPattern.test(id);
+
+export const toTracked = (r: SubscriberRow): Tracked => ({
+  status: r.status as Status,
+  view: r.view,
+  skipped: r.skippedSteps,
+  correlation_id: r.correlationId,
+  last_event_id: r.lastEventId,
+  last_progress_at: r.lastProgressAt.getTime(),
+});
+
+export async function findByOrder(db: Executor, tenantId: string, orderId: string): Promise<SubscriberRow | undefined> {
+  const [row] = await db.select().from(subscribers).where(and(eq(subscribers.tenantId, tenantId), eq(subscribers.orderId, orderId)));
+  return row;
+}
+
+export async function findSubscriber(db: Executor, tenantId: string, subscriberId: string): Promise<SubscriberRow | undefined> {
+  if (!isSubscriberId(subscriberId)) return undefined;
+  const [row] = await db
+    .select()
+    .from(subscribers)
+    .where(and(eq(subscribers.tenantId, tenantId), eq(subscribers.subscriberId, subscriberId)));
+  return row;
+}
+
+/** The row, locked until the transaction ends: the deadline sweep skips it meanwhile. */
+export async function lockSubscriber(tx: Tx, tenantId: string, subscriberId: string): Promise<SubscriberRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(subscribers)
+    .where(and(eq(subscribers.tenantId, tenantId), eq(subscribers.subscriberId, subscriberId)))
+    .for("update");
+  return row;
+}
+
+/** The tenant's next subscriber number; the counter row serialises concurrent intakes. */
+export async function nextSubscriberNumber(tx: Tx, tenantId: string): Promise<number> {
+  const [row] = await tx
+    .insert(subscriberNumbers)
+    .values({ tenantId, lastValue: 1 })
+    .onConflictDoUpdate({ target: subscriberNumbers.tenantId, set: { lastValue: sql`${subscriberNumbers.lastValue} + 1` } })
+    .returning({ value: subscriberNumbers.lastValue });
+  if (!row) throw new Error(`no subscriber number for tenant ${tenantId}`);
+  return row.value;
+}
+
+export interface NewRow {
+  readonly tenantId: string;
+  readonly subscriberNumber: string;
+  readonly orderId: string;
+  readonly crmReference: string;
+  readonly tracked: Tracked;
+}
+
+export async function insertSubscriber(tx: Tx, r: NewRow): Promise<void> {
+  await tx.insert(subscribers).values({
+    tenantId: r.tenantId,
+    subscriberId: r.tracked.view.subscriber_id,
+    subscriberNumber: r.subscriberNumber,
+    orderId: r.orderId,
+    crmReference: r.crmReference,
+    correlationId: r.tracked.correlation_id,
+    status: r.tracked.status,
+    view: r.tracked.view,
+    skippedSteps: [...r.tracked.skipped],
+    lastEventId: r.tracked.last_event_id,
+    lastProgressAt: new Date(r.tracked.last_progress_at),
+  });
+}
+
+export async function saveTracked(tx: Tx, tenantId: string, t: Tracked): Promise<void> {
+  await tx
+    .update(subscribers)
+    .set({
+      status: t.status,
+      view: t.view,
+      skippedSteps: [...t.skipped],
+      lastEventId: t.last_event_id,
+      lastProgressAt: new Date(t.last_progress_at),
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(subscribers.tenantId, tenantId), eq(subscribers.subscriberId, t.view.subscriber_id)));
+}
+
+/**
+ * Subscribers still provisioning with no progress since `before` (of `tenants`, or of every
+ * tenant when empty), locked; rows another instance holds are skipped, so two sweeps never fail
+ * the same subscriber twice. Each row is then handled within its own tenant.
+ */
+export async function lockStale(tx: Tx, before: Date, limit: number, tenants: readonly string[] = []): Promise<SubscriberRow[]> {
+  const scope = tenants.length > 0 ? inArray(subscribers.tenantId, [...tenants]) : undefined;
+  return tx
+    .select()
+    .from(subscribers)
+    .where(and(eq(subscribers.status, "provisioning"), lte(subscribers.lastProgressAt, before), scope))
+    .orderBy(asc(subscribers.lastProgressAt))
+    .limit(limit)
+    .for("update", { skipLocked: true });
+}
