@@ -201,8 +201,8 @@ describe("provisioning through every service", () => {
     expect(doc.service_metadata.network_profile).toMatchObject({ service_vlan: 200, inner_vlan: null, qinq_enabled: false });
     // Single-tagged: one VLAN tag in RADIUS and on the OLT.
     const username = doc.service_metadata.radius.username ?? "";
-    const tags = await db.select().from(radreply).where(and(eq(radreply.username, username), eq(radreply.attribute, "Tunnel-Private-Group-Id")));
-    expect(tags.map((t) => t.value)).toEqual(["200"]);
+    const reply = await db.select().from(radreply).where(eq(radreply.username, username));
+    expect(reply.filter((r) => r.attribute.startsWith("Tunnel-Private-Group-Id")).map((r) => [r.attribute, r.value])).toEqual([["Tunnel-Private-Group-Id:1", "200"]]);
     expect(await flowOf(db, tenant, o.onu_serial ?? "")).toMatchObject({ sVlan: 200, cVlan: null });
   });
 

@@ -23,11 +23,16 @@ export async function startAll(names: readonly ServiceName[] = allServices, env:
       if (code !== 0 && signal !== "SIGTERM") console.error(`service ${name} exited (${code ?? signal})`);
     });
   }
-  await waitUntil(
-    async () => (await Promise.all(names.map(ready))).every(Boolean),
-    120_000,
-    () => "every service's /readyz",
-  );
+  try {
+    await waitUntil(
+      async () => (await Promise.all(names.map(ready))).every(Boolean),
+      120_000,
+      () => "every service's /readyz",
+    );
+  } catch (err) {
+    await running.stop();
+    throw err;
+  }
   return running;
 }
 
