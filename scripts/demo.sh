@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo command (npm run demo): installs what is missing, brings up the local stack (Kafka,
-# the schema registry, PostgreSQL, FreeRADIUS) and shows where everything runs. The stack keeps
+# the schema registry, PostgreSQL, FreeRADIUS), shows where everything runs, then provisions four
+# subscribers through every service (scripts/demo.ts) and prints their outcome. The stack keeps
 # running afterwards; stop it with `bash infra/stack.sh down`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,3 +10,5 @@ bash infra/stack.sh up
 set -a; source .stack/stack.env; set +a
 echo
 bash infra/stack.sh status
+echo
+npx --no -- tsx scripts/demo.ts

@@ -8,11 +8,25 @@ import { listDocuments, loadDocument } from "./store/entities.js";
 const one = /^\/tenants\/([^/]+)\/subscribers\/([^/]+)\/service-metadata\/?$/;
 const list = /^\/tenants\/([^/]+)\/subscribers\/?$/;
 
+// jsonb keeps keys in its own order; answer in the seed's order, which readers expect to see.
+const inSeedOrder = ({ network_profile: np, allocated_ips: ips, devices, radius }: ProjectionDocument["service_metadata"]) => ({
+  network_profile: np && {
+    network_profile_id: np.network_profile_id,
+    service_vlan: np.service_vlan,
+    inner_vlan: np.inner_vlan,
+    qinq_enabled: np.qinq_enabled,
+    ipv6_assignment_mode: np.ipv6_assignment_mode,
+  },
+  allocated_ips: ips && { ipv4: ips.ipv4, ipv6: ips.ipv6, ipv6_prefix: ips.ipv6_prefix, source: ips.source },
+  devices: { onu_id: devices.onu_id, cpe_id: devices.cpe_id },
+  radius: { username: radius.username },
+});
+
 const view = (d: ProjectionDocument) => ({
   tenant_id: d.tenant_id,
   subscriber_id: d.subscriber_id,
   status: d.status,
-  service_metadata: d.service_metadata,
+  service_metadata: inSeedOrder(d.service_metadata),
   timeline: d.timeline,
   degraded_reasons: d.degraded_reasons,
 });

@@ -12,7 +12,7 @@ import { allocations } from "../../services/ipam/store/schema.js";
 import { flowOf, onuOf } from "../../services/olt/store/simulated-olt.js";
 import { radcheck, radreply } from "../../services/radius/store/schema.js";
 import { runId, testEnv } from "../support/env.js";
-import { authenticate } from "../support/radius.js";
+import { authenticate } from "../../scripts/radclient.js";
 import { getJson, startAll } from "../support/services.js";
 import { watch, type Watch } from "../support/watch.js";
 

@@ -1,4 +1,4 @@
-// Authenticates against the real FreeRADIUS with radclient (freeradius-utils, installed by
+// Authenticates against FreeRADIUS with radclient (freeradius-utils, installed by
 // infra/freeradius): a maintained RADIUS client whose dictionaries know every attribute we return.
 import { execFile } from "node:child_process";
 
