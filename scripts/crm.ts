@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { Kafka, logLevel, type Producer } from "kafkajs";
+import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
 import { loadCatalog } from "../schemas/catalog.js";
 import type { EventData, Message } from "../schemas/generated/events.js";
 import { createCodec, type Codec } from "../shared/codec.js";
@@ -74,7 +74,7 @@ export async function connectCrm(env = process.env): Promise<Crm> {
   const config = loadConfig({}, env);
   const kafka = new Kafka({ clientId: "crm", brokers: config.KAFKA_BROKERS, logLevel: logLevel.WARN });
   const codec = createCodec(config.SCHEMA_REGISTRY_URL, loadCatalog());
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   return {
     codec,

@@ -1,6 +1,6 @@
 // kafkajs clients: log lines go through pino; producers are idempotent (acks=all, one request
 // in flight) so retries neither duplicate nor reorder what we publish.
-import { Kafka, logLevel, type LogEntry, type Producer } from "kafkajs";
+import { Kafka, logLevel, Partitioners, type LogEntry, type Producer } from "kafkajs";
 import type { Logger } from "./logger.js";
 
 const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
@@ -33,6 +33,8 @@ export async function createProducer(kafka: Kafka): Promise<Producer> {
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
+    // murmur2, as Java clients: a key lands on the same partition whoever produces it.
+    createPartitioner: Partitioners.DefaultPartitioner,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 10_000 },
   });
   await producer.connect();
