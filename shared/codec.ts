@@ -4,11 +4,12 @@
 // or newer version of a schema reads as the current type.
 import { COMPATIBILITY, SchemaRegistry } from "@kafkajs/confluent-schema-registry";
 import type avro from "avsc";
+import { TimeoutMiddleware } from "mappersmith/middleware/timeout";
 import type { Catalog, EventSchema } from "../schemas/catalog.js";
 import type { EventName, Message } from "../schemas/generated/events.js";
 import { PoisonMessageError } from "./errors.js";
 
-/** FULL_TRANSITIVE: see docs/schemas.md for why. */
+/** FULL_TRANSITIVE: see docs/events.md for why. */
 export const compatibilityLevel = COMPATIBILITY.FULL_TRANSITIVE;
 
 export interface DecodedMessage {
@@ -25,11 +26,25 @@ export interface Codec {
   readonly catalog: Catalog;
 }
 
+async function withRetries<T>(fn: () => Promise<T>, attempts: number): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 500 * i));
+    }
+  }
+}
+
 const statusOf = (err: unknown): number | undefined =>
   typeof err === "object" && err !== null && "status" in err && typeof err.status === "number" ? err.status : undefined;
 
 export function createCodec(registryUrl: string, catalog: Catalog): Codec {
-  const registry = new SchemaRegistry({ host: registryUrl, retry: { retries: 3 } });
+  // Without a timeout, a request the registry never answers hangs the caller for good (seen: a
+  // service start-up stuck in registerAll). The cast bridges mappersmith's ESM and CJS typings.
+  const timeout = TimeoutMiddleware(10_000) as unknown as NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]["middlewares"]>[number];
+  const registry = new SchemaRegistry({ host: registryUrl, retry: { retries: 3 }, middlewares: [timeout] });
   const idsBySubject = new Map<string, Promise<number>>();
   const resolvers = new Map<number, { event: EventSchema; resolver: avro.Resolver | undefined }>();
 
@@ -89,7 +104,15 @@ export function createCodec(registryUrl: string, catalog: Catalog): Codec {
   return {
     catalog,
     async registerAll() {
-      for (const e of catalog.events) await subjectId(e.topic, e);
+      // A few at a time, each retried: start-up should neither take long nor fail on one hiccup.
+      const queue = [...catalog.events];
+      const worker = async () => {
+        for (let e = queue.shift(); e; e = queue.shift()) {
+          const event = e;
+          await withRetries(() => subjectId(event.topic, event), 3);
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
     },
     async encode(topic, message) {
       const event = eventSchema(message.type);

@@ -64,12 +64,20 @@ export async function runService<S extends z.ZodRawShape>(
   const config = loadConfig(def.config, env) as BaseConfig & z.infer<z.ZodObject<S>>;
   const logger = createLogger(def.name, config.LOG_LEVEL);
   const catalog = loadCatalog();
+  const startup: Record<string, number> = {};
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    logger.debug({ step: name }, "start-up step");
+    const result = await fn();
+    startup[name] = Date.now() - t0;
+    return result;
+  };
   const { sql, db } = connect(config.DATABASE_URL, { application: def.name });
-  await migrateSchema(config.DATABASE_URL, def.tables.schema.schemaName ?? def.name, def.migrationsFolder);
+  await step("migrations_ms", () => migrateSchema(config.DATABASE_URL, def.tables.schema.schemaName ?? def.name, def.migrationsFolder));
   const codec = createCodec(config.SCHEMA_REGISTRY_URL, catalog);
-  await codec.registerAll();
+  await step("schemas_ms", () => codec.registerAll());
   const kafka = createKafka(config.KAFKA_BROKERS, def.name, logger);
-  const producer = await createProducer(kafka);
+  const producer = await step("producer_ms", () => createProducer(kafka));
   const relay = await startRelay({ sql, db, tables: def.tables, codec, producer, logger, pollMs: config.OUTBOX_POLL_MS });
   const consumerName = def.name;
   const deps: ServiceDeps<typeof config> = {
@@ -87,7 +95,7 @@ export async function runService<S extends z.ZodRawShape>(
     ctx: { producer: def.name, now: () => Date.now(), newId },
     once: (message, delivery, work) => processOnce(db, def.tables, catalog, consumerName, message, delivery, work),
   };
-  const consumer = await startConsumer({
+  const consumer = await step("consumer_ms", () => startConsumer({
     kafka,
     producer,
     codec,
@@ -103,7 +111,7 @@ export async function runService<S extends z.ZodRawShape>(
       initialMs: config.HANDLER_BACKOFF_INITIAL_MS,
       maxMs: config.HANDLER_BACKOFF_MAX_MS,
     },
-  });
+  }));
   const health = await startHealthServer(
     config.HTTP_HOST,
     config.HTTP_PORT,
@@ -114,7 +122,7 @@ export async function runService<S extends z.ZodRawShape>(
     def.routes?.(deps),
   );
   const background = def.background?.(deps);
-  logger.info({ http: `${config.HTTP_HOST}:${health.port}`, consumes: def.consumes }, "service started");
+  logger.info({ http: `${config.HTTP_HOST}:${health.port}`, consumes: def.consumes, ...startup }, "service started");
 
   let stopped: Promise<void> | undefined;
   return {

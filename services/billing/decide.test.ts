@@ -12,7 +12,7 @@ import {
   subscriberCreated,
   testCtx,
   viewOf,
-} from "./events.fixture.js";
+} from "../../test/support/story.js";
 
 const eur: Price = { monthly_price_cents: 3990, currency: "EUR" };
 

@@ -13,7 +13,7 @@ import {
   subscriberCreated,
   testCtx,
   viewOf,
-} from "./events.fixture.js";
+} from "../../test/support/story.js";
 
 const ctx = testCtx("olt");
 

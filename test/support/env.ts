@@ -24,7 +24,7 @@ export const testEnv = {
   // The services' own database: FreeRADIUS reads the radius schema there. Tests keep apart by
   // using fresh tenants, subscribers and orders per run.
   DATABASE_URL: pick("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fiber"),
-  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
+  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
   HANDLER_BACKOFF_INITIAL_MS: "50",
   HANDLER_BACKOFF_MAX_MS: "500",
   HANDLER_MAX_ATTEMPTS: "3",

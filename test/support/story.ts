@@ -1,4 +1,4 @@
-// Lifecycle events for the billing unit tests: the story of one subscriber, as given / when input.
+// Lifecycle events for unit tests: the story of one subscriber, as given / when input.
 import type { EventData, EventName, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
 import type { EventContext } from "../../shared/messages.js";
 import { evolveView, type SubscriberView } from "../../shared/subscriber-view.js";
