@@ -22,8 +22,10 @@ export function createLogger(service: string, level: string = process.env.LOG_LE
 
 /** A child logger bound to one event: the ids an operator greps for in one place. */
 export function forEvent(logger: Logger, meta: Pick<Meta, "subscriber_id" | "event_id" | "correlation_id" | "tenant_id">): Logger {
+  // A provision order has no subscriber yet: leave the key out so a later child can set it
+  // without the line carrying it twice.
   return logger.child({
-    subscriber_id: meta.subscriber_id,
+    ...(meta.subscriber_id ? { subscriber_id: meta.subscriber_id } : {}),
     event_id: meta.event_id,
     correlation_id: meta.correlation_id,
     tenant_id: meta.tenant_id,

@@ -11,7 +11,7 @@ export interface EventContext {
 /** A message of `type` caused by `cause`: same tenant, subscriber and correlation, causation = cause. */
 export function follow<K extends EventName>(
   ctx: EventContext,
-  cause: Pick<Message, "meta">,
+  cause: { readonly meta: Pick<Meta, "event_id" | "tenant_id" | "subscriber_id" | "correlation_id"> },
   type: K,
   data: EventData<K>,
   meta: Partial<Pick<Meta, "subscriber_id" | "tenant_id">> = {},
