@@ -107,11 +107,14 @@ cmd_down() {
   log "postgres: left running (it is the machine's server)"
 }
 
+# Exit 0 only when every component answers (scripts/test.sh relies on it).
 cmd_status() {
-  kafka_status
-  registry_status
-  postgres_status
-  freeradius_hook status || true
+  local out rc=0
+  out="$(kafka_status; registry_status; postgres_status)"
+  printf '%s\n' "$out"
+  grep -q unhealthy <<<"$out" && rc=1
+  freeradius_hook status || rc=1
+  return "$rc"
 }
 
 cmd_reset() {

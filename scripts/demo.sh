@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 bash infra/stack.sh up
-set -a; source .stack/stack.env; set +a
+if [[ -f .stack/stack.env ]]; then set -a; source .stack/stack.env; set +a; fi
 echo
 bash infra/stack.sh status
 echo

@@ -19,7 +19,7 @@ else
   trap 'echo "== stopping the local stack"; bash infra/stack.sh down || true' EXIT
   bash infra/stack.sh up
 fi
-set -a; source .stack/stack.env; set +a
+if [[ -f .stack/stack.env ]]; then set -a; source .stack/stack.env; set +a; fi
 echo "== integration tests (real Kafka, registry, PostgreSQL, FreeRADIUS)"
 npx --no -- vitest run --project integration
 echo "== npm test passed in $(( $(date +%s) - start ))s"
