@@ -5,6 +5,9 @@
 import type { FiberIpAssignment, FiberNetworkConfig, Message } from "../schemas/generated/events.js";
 import { evolveProgress, initialProgress, type Progress } from "./progress.js";
 
+/** Where the subscriber is in its life, as the lifecycle events tell it. */
+export type Phase = "provisioning" | "active" | "failed" | "suspended" | "terminating" | "archived";
+
 export interface SubscriberView {
   readonly tenant_id: string;
   readonly subscriber_id: string;
@@ -25,7 +28,11 @@ export interface SubscriberView {
   readonly onu_id: string | null;
   readonly billing_service_id: string | null;
   readonly progress: Progress;
+  /** Absent on views stored before phases existed: read it with `phaseOf`. */
+  readonly phase?: Phase;
 }
+
+export const phaseOf = (v: SubscriberView): Phase => v.phase ?? (v.progress.provisioned ? "active" : v.progress.failure ? "failed" : "provisioning");
 
 /** Folds one lifecycle event in. Events before SubscriberCreated (none, in partition order) are ignored. */
 export function evolveView(view: SubscriberView | null, m: Message): SubscriberView | null {
@@ -49,6 +56,7 @@ export function evolveView(view: SubscriberView | null, m: Message): SubscriberV
       onu_id: null,
       billing_service_id: null,
       progress: initialProgress,
+      phase: "provisioning",
     };
   }
   if (!view) return null;
@@ -59,6 +67,8 @@ export function evolveView(view: SubscriberView | null, m: Message): SubscriberV
       return { ...v, network: m.data.profile.config, network_source: "network_profile", network_profile_id: m.data.profile.network_profile_id };
     case "NetworkProfileSkipped":
       return { ...v, network: m.data.network, network_source: "order" };
+    case "NetworkProfileDeleted":
+      return { ...v, network_profile_id: null };
     case "IpAllocated":
       return { ...v, ips: m.data.ips };
     case "IpReleased":
@@ -73,6 +83,21 @@ export function evolveView(view: SubscriberView | null, m: Message): SubscriberV
       return { ...v, onu_id: null };
     case "BillingServiceCreated":
       return { ...v, billing_service_id: m.data.service_id };
+    case "BillingServiceCancelled":
+    case "BillingServiceTerminated":
+      return { ...v, billing_service_id: null };
+    case "SubscriberProvisioned":
+      return { ...v, phase: "active" };
+    case "SubscriberProvisioningFailed":
+      return phaseOf(v) === "provisioning" ? { ...v, phase: "failed" } : v;
+    case "SubscriberSuspended":
+      return { ...v, phase: "suspended" };
+    case "SubscriberResumed":
+      return { ...v, phase: "active" };
+    case "SubscriberTerminationRequested":
+      return { ...v, phase: "terminating" };
+    case "SubscriberArchived":
+      return { ...v, phase: "archived" };
     case "SubscriberPlanChangeRequested":
       return { ...v, service_plan_id: m.data.service_plan_id, bandwidth_mbps: m.data.bandwidth_mbps };
     default:

@@ -451,6 +451,23 @@ export interface FiberProjectionServiceMetadata {
 }
 
 /**
+ * Billing could not charge the new plan (e.g. no price configured for it); it keeps the old one.
+ */
+export interface FiberLifecycleBillingPlanChangeFailed {
+    /**
+     * Who, when, which tenant and subscriber, and which order and event caused this one.
+     */
+    meta: FiberMeta;
+    service_id: string;
+    service_plan_id: string;
+    /**
+     * Machine-readable failure code.
+     */
+    code: string;
+    reason: string;
+}
+
+/**
  * Billing charges a new plan from a date.
  */
 export interface FiberLifecycleBillingPlanChanged {
@@ -884,7 +901,7 @@ export interface FiberLifecycleRadiusCoaCompleted {
      */
     nas_id: null | string;
     /**
-     * ack | nak | timeout | no_nas
+     * ack | nak | timeout | no_session (no open session on a registered NAS: nothing to cut)
      */
     outcome: string;
     /**
@@ -894,6 +911,23 @@ export interface FiberLifecycleRadiusCoaCompleted {
      */
     error_cause: null | number;
     attempts: number;
+}
+
+/**
+ * The RADIUS account could not move to the new plan (e.g. no rate limit configured for it); it keeps the old one.
+ */
+export interface FiberLifecycleRadiusPlanChangeFailed {
+    /**
+     * Who, when, which tenant and subscriber, and which order and event caused this one.
+     */
+    meta: FiberMeta;
+    username: string;
+    service_plan_id: string;
+    /**
+     * Machine-readable failure code.
+     */
+    code: string;
+    reason: string;
 }
 
 /**
@@ -1067,6 +1101,18 @@ export interface FiberLifecycleSubscriberSuspendRequested {
      * Default: null
      */
     reason: null | string;
+    /**
+     * The subscriber's network profile, when it has one (the seed's 'suspend loads the profile').
+     *
+     * Default: null
+     */
+    network_profile_id: null | string;
+    /**
+     * The effective network settings (VLAN, inner VLAN, IPv6 mode ...), so every service acting on the suspension has the profile context.
+     *
+     * Default: null
+     */
+    network: null | FiberNetworkConfig;
 }
 
 /**
@@ -1109,6 +1155,7 @@ export interface EventRecords {
   SuspendOrderPlaced: FiberCrmSuspendOrderPlaced;
   TerminateOrderPlaced: FiberCrmTerminateOrderPlaced;
   ServiceMetadata: FiberProjectionServiceMetadata;
+  BillingPlanChangeFailed: FiberLifecycleBillingPlanChangeFailed;
   BillingPlanChanged: FiberLifecycleBillingPlanChanged;
   BillingServiceCancelled: FiberLifecycleBillingServiceCancelled;
   BillingServiceCreated: FiberLifecycleBillingServiceCreated;
@@ -1134,6 +1181,7 @@ export interface EventRecords {
   RadiusAccountResumed: FiberLifecycleRadiusAccountResumed;
   RadiusAccountSuspended: FiberLifecycleRadiusAccountSuspended;
   RadiusCoaCompleted: FiberLifecycleRadiusCoaCompleted;
+  RadiusPlanChangeFailed: FiberLifecycleRadiusPlanChangeFailed;
   RadiusPlanChanged: FiberLifecycleRadiusPlanChanged;
   SubscriberArchived: FiberLifecycleSubscriberArchived;
   SubscriberCreated: FiberLifecycleSubscriberCreated;
@@ -1168,6 +1216,7 @@ export const eventTopics = {
   SuspendOrderPlaced: "crm.orders.v1",
   TerminateOrderPlaced: "crm.orders.v1",
   ServiceMetadata: "service-metadata.v1",
+  BillingPlanChangeFailed: "subscriber.lifecycle.v1",
   BillingPlanChanged: "subscriber.lifecycle.v1",
   BillingServiceCancelled: "subscriber.lifecycle.v1",
   BillingServiceCreated: "subscriber.lifecycle.v1",
@@ -1193,6 +1242,7 @@ export const eventTopics = {
   RadiusAccountResumed: "subscriber.lifecycle.v1",
   RadiusAccountSuspended: "subscriber.lifecycle.v1",
   RadiusCoaCompleted: "subscriber.lifecycle.v1",
+  RadiusPlanChangeFailed: "subscriber.lifecycle.v1",
   RadiusPlanChanged: "subscriber.lifecycle.v1",
   SubscriberArchived: "subscriber.lifecycle.v1",
   SubscriberCreated: "subscriber.lifecycle.v1",
@@ -1215,4 +1265,4 @@ export type CrmOrdersV1Event = "ModifyOrderPlaced" | "ProvisionOrderPlaced" | "R
 /** Record types published on service-metadata.v1. */
 export type ServiceMetadataV1Event = "ServiceMetadata";
 /** Record types published on subscriber.lifecycle.v1. */
-export type SubscriberLifecycleV1Event = "BillingPlanChanged" | "BillingServiceCancelled" | "BillingServiceCreated" | "BillingServiceCreationFailed" | "BillingServiceResumed" | "BillingServiceSuspended" | "BillingServiceTerminated" | "IpAllocated" | "IpAllocationFailed" | "IpReleased" | "NetworkProfileCreated" | "NetworkProfileDeleted" | "NetworkProfileSkipped" | "NetworkProfileUpdated" | "OnuActivated" | "OnuActivationFailed" | "OnuActivationSkipped" | "OnuBandwidthChanged" | "OnuDeactivated" | "RadiusAccountCreated" | "RadiusAccountCreationFailed" | "RadiusAccountDeleted" | "RadiusAccountResumed" | "RadiusAccountSuspended" | "RadiusCoaCompleted" | "RadiusPlanChanged" | "SubscriberArchived" | "SubscriberCreated" | "SubscriberPlanChangeRequested" | "SubscriberPlanChanged" | "SubscriberProvisioned" | "SubscriberProvisioningFailed" | "SubscriberProvisioningRolledBack" | "SubscriberResumeRequested" | "SubscriberResumed" | "SubscriberSuspendRequested" | "SubscriberSuspended" | "SubscriberTerminationRequested";
+export type SubscriberLifecycleV1Event = "BillingPlanChangeFailed" | "BillingPlanChanged" | "BillingServiceCancelled" | "BillingServiceCreated" | "BillingServiceCreationFailed" | "BillingServiceResumed" | "BillingServiceSuspended" | "BillingServiceTerminated" | "IpAllocated" | "IpAllocationFailed" | "IpReleased" | "NetworkProfileCreated" | "NetworkProfileDeleted" | "NetworkProfileSkipped" | "NetworkProfileUpdated" | "OnuActivated" | "OnuActivationFailed" | "OnuActivationSkipped" | "OnuBandwidthChanged" | "OnuDeactivated" | "RadiusAccountCreated" | "RadiusAccountCreationFailed" | "RadiusAccountDeleted" | "RadiusAccountResumed" | "RadiusAccountSuspended" | "RadiusCoaCompleted" | "RadiusPlanChangeFailed" | "RadiusPlanChanged" | "SubscriberArchived" | "SubscriberCreated" | "SubscriberPlanChangeRequested" | "SubscriberPlanChanged" | "SubscriberProvisioned" | "SubscriberProvisioningFailed" | "SubscriberProvisioningRolledBack" | "SubscriberResumeRequested" | "SubscriberResumed" | "SubscriberSuspendRequested" | "SubscriberSuspended" | "SubscriberTerminationRequested";
