@@ -1,6 +1,8 @@
 // A stand-in for the upstream CRM: publishes orders to crm.orders.v1 and waits for their status
 // on crm.order-status.v1. The order's fields are the seed's input_data keys.
-//   npm run crm -- provision --tenant demo-isp --file order.json [--wait]
+//   npm run crm -- provision --tenant demo-isp --file order.json
+//   npm run crm -- suspend|resume|terminate --tenant demo-isp --subscriber <id>
+//   npm run crm -- modify --tenant demo-isp --subscriber <id> --plan home-1000
 //   (order.json: {"order_id": "...", "crm_reference": "...", "first_name": "...", ...})
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -63,6 +65,29 @@ export function provisionOrder(tenantId: string, order: ProvisionOrder): Message
   };
 }
 
+type LifecycleOrder = "SuspendOrderPlaced" | "ResumeOrderPlaced" | "ModifyOrderPlaced" | "TerminateOrderPlaced";
+
+/** A suspend / resume / modify / terminate order for an existing subscriber. */
+export function lifecycleOrder<K extends LifecycleOrder>(
+  tenantId: string,
+  type: K,
+  data: EventData<K>,
+): Message<K> {
+  return {
+    type,
+    meta: {
+      event_id: randomUUID(),
+      occurred_at: Date.now(),
+      tenant_id: tenantId,
+      subscriber_id: data.subscriber_id,
+      correlation_id: data.order_id,
+      causation_id: null,
+      producer: "crm",
+    },
+    data,
+  } as Message<K>;
+}
+
 export interface Crm {
   place(message: Message): Promise<void>;
   readonly codec: Codec;
@@ -91,6 +116,16 @@ export async function connectCrm(env = process.env): Promise<Crm> {
   };
 }
 
+interface LifecycleOptions {
+  tenant: string;
+  subscriber: string;
+  order?: string;
+  reason?: string;
+  plan?: string;
+  bandwidth?: string;
+  effectiveDate?: string;
+}
+
 if (process.argv[1]?.endsWith("crm.ts")) {
   const program = new Command().name("crm").description("publish CRM orders to crm.orders.v1");
   program
@@ -105,5 +140,41 @@ if (process.argv[1]?.endsWith("crm.ts")) {
       await crm.close();
       console.log(`published ProvisionOrderPlaced ${order.order_id} (event ${message.meta.event_id})`);
     });
+  const lifecycle = (name: string, describe: string, build: (o: LifecycleOptions) => Message) =>
+    program
+      .command(name)
+      .description(describe)
+      .requiredOption("--tenant <tenant>", "tenant id")
+      .requiredOption("--subscriber <id>", "subscriber id (from OrderAccepted)")
+      .option("--order <id>", "order id (default: a new one)")
+      .option("--reason <text>", "reason (suspend, terminate)")
+      .option("--plan <plan>", "new plan (modify)")
+      .option("--bandwidth <mbps>", "new bandwidth in Mbit/s (modify)")
+      .option("--effective-date <date>", "ISO date the change takes effect (modify)")
+      .action(async (opts: LifecycleOptions) => {
+        const crm = await connectCrm();
+        const message = build({ ...opts, order: opts.order ?? `${name}-${randomUUID()}` });
+        await crm.place(message);
+        await crm.close();
+        console.log(`published ${message.type} ${message.meta.correlation_id} (event ${message.meta.event_id})`);
+      });
+  lifecycle("suspend", "suspend a subscriber", (o) =>
+    lifecycleOrder(o.tenant, "SuspendOrderPlaced", { order_id: o.order ?? "", subscriber_id: o.subscriber, reason: o.reason ?? null }),
+  );
+  lifecycle("resume", "resume a suspended subscriber", (o) =>
+    lifecycleOrder(o.tenant, "ResumeOrderPlaced", { order_id: o.order ?? "", subscriber_id: o.subscriber }),
+  );
+  lifecycle("modify", "change plan and/or bandwidth", (o) =>
+    lifecycleOrder(o.tenant, "ModifyOrderPlaced", {
+      order_id: o.order ?? "",
+      subscriber_id: o.subscriber,
+      service_plan_id: o.plan ?? null,
+      bandwidth_mbps: o.bandwidth ? Number(o.bandwidth) : null,
+      effective_date: o.effectiveDate ?? null,
+    }),
+  );
+  lifecycle("terminate", "terminate a subscriber", (o) =>
+    lifecycleOrder(o.tenant, "TerminateOrderPlaced", { order_id: o.order ?? "", subscriber_id: o.subscriber, reason: o.reason ?? null }),
+  );
   await program.parseAsync();
 }
