@@ -1,12 +1,13 @@
 // Operator CLI of billing: npm run billing -- <command>. Applies the billing migrations first.
 //   price set --tenant T --plan P --monthly 39.90 --currency EUR
 //   price list --tenant T
+//   services --tenant T --subscriber S   (each billing service with status and plan history)
 import { Command, InvalidArgumentError, Option } from "commander";
 import { loadConfig } from "../../shared/config.js";
 import { connect, migrateSchema } from "../../shared/db.js";
 import { formatPrice, isCurrency, parseMonthlyPrice } from "./price.js";
 import { migrationsFolder } from "./service.js";
-import { listPrices, setPrice } from "./store/billing.js";
+import { listPrices, planHistory, servicesOf, setPrice } from "./store/billing.js";
 
 async function withDb<T>(work: (db: ReturnType<typeof connect>["db"]) => Promise<T>): Promise<T> {
   const { DATABASE_URL } = loadConfig({});
@@ -49,6 +50,25 @@ price
     const rows = await withDb((db) => listPrices(db, o.tenant));
     if (rows.length === 0) console.log(`no prices for tenant ${o.tenant}`);
     for (const r of rows) console.log(`${r.planId}  ${formatPrice(r.monthlyPriceCents, r.currency)} per month`);
+  });
+
+program
+  .command("services")
+  .description("a subscriber's billing services, their status and plan history")
+  .addOption(tenant())
+  .requiredOption("--subscriber <id>", "subscriber id")
+  .action(async (o: { tenant: string; subscriber: string }) => {
+    await withDb(async (db) => {
+      const services = await servicesOf(db, o.tenant, o.subscriber);
+      if (services.length === 0) console.log(`no billing service for subscriber ${o.subscriber} of tenant ${o.tenant}`);
+      for (const svc of services) {
+        const ended = svc.endedAt ? `, ended ${svc.endedAt.toISOString()}` : "";
+        console.log(`${svc.serviceId}  ${svc.status}  ${svc.planId}  started ${svc.startedAt.toISOString()}${ended}`);
+        for (const p of await planHistory(db, o.tenant, svc.serviceId)) {
+          console.log(`  ${p.startsOn} .. ${p.endsOn ?? "open"}  ${p.planId}  ${formatPrice(p.monthlyPriceCents, p.currency)} per month`);
+        }
+      }
+    });
   });
 
 program.parseAsync().catch((err: unknown) => {

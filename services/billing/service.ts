@@ -1,7 +1,8 @@
 // The billing service: folds every lifecycle event of a subscriber into its view; on
 // OnuActivated / OnuActivationSkipped records a billing service for the plan (status active), or
 // fails when the tenant has no price for it; after a failed provisioning, cancels the record
-// first of all steps (billing is last in the chain, so first to undo).
+// first of all steps (billing is last in the chain, so first to undo). Later in the lifecycle:
+// suspend / resume, plan changes with a plan history, and termination in the teardown order.
 import { fileURLToPath } from "node:url";
 import type { EventName, Message } from "../../schemas/generated/events.js";
 import type { Handler, Handlers } from "../../shared/consumer.js";
@@ -11,7 +12,7 @@ import type { Delivery } from "../../shared/outbox.js";
 import type { ServiceDefinition, ServiceDeps } from "../../shared/service.js";
 import { evolveView } from "../../shared/subscriber-view.js";
 import { topics } from "../../shared/topics.js";
-import { decide, initialBillingState, isTrigger } from "./decide.js";
+import { decide, initialBillingState, InvalidDate, isTrigger, needsPrice, type BillingDecision } from "./decide.js";
 import { formatPrice } from "./price.js";
 import { applyEffect, findPrice, loadSubscriber, saveSubscriber } from "./store/billing.js";
 import * as store from "./store/schema.js";
@@ -36,9 +37,16 @@ export const reactsTo = [
   "OnuDeactivated",
   "BillingServiceCreated", // our own: the success that may have to be undone
   "BillingServiceCancelled",
+  "BillingServiceTerminated",
   "SubscriberProvisioningFailed",
   "SubscriberProvisioned",
-  "SubscriberPlanChangeRequested",
+  "SubscriberSuspendRequested", // a trigger
+  "SubscriberSuspended",
+  "SubscriberResumeRequested", // a trigger
+  "SubscriberResumed",
+  "SubscriberPlanChangeRequested", // a trigger
+  "SubscriberTerminationRequested", // teardown: our turn after RADIUS, ONU and IPs
+  "SubscriberArchived",
 ] as const satisfies readonly EventName[];
 
 export function billingHandlers(deps: ServiceDeps): Handlers {
@@ -58,8 +66,14 @@ export function billingHandlers(deps: ServiceDeps): Handlers {
         return [];
       }
       const state = row?.state ?? initialBillingState;
-      const price = isTrigger(message) ? await findPrice(tx, view.tenant_id, view.service_plan_id) : null;
-      const decision = decide(view, state, message, price, ctx);
+      const price = needsPrice(message) ? await findPrice(tx, view.tenant_id, view.service_plan_id) : null;
+      let decision: BillingDecision;
+      try {
+        decision = decide(view, state, message, price, ctx);
+      } catch (err) {
+        if (err instanceof InvalidDate) throw new PoisonMessageError("invalid", err.message);
+        throw err;
+      }
       for (const effect of decision.effects) await applyEffect(tx, effect);
       for (const e of decision.events) logOutcome(log, e, price);
       await saveSubscriber(tx, view, decision.state);
@@ -83,6 +97,24 @@ function logOutcome(log: Logger, e: Message, price: { monthly_price_cents: numbe
       return;
     case "BillingServiceCancelled":
       log.info({ service_id: e.data.service_id, reason: e.data.reason }, `Billing service cancelled: ${e.data.service_id}`);
+      return;
+    case "BillingServiceSuspended":
+      log.info({ service_id: e.data.service_id }, `Billing service suspended: ${e.data.service_id}`);
+      return;
+    case "BillingServiceResumed":
+      log.info({ service_id: e.data.service_id }, `Billing service resumed: ${e.data.service_id}`);
+      return;
+    case "BillingPlanChanged":
+      log.info(
+        { service_id: e.data.service_id, service_plan_id: e.data.service_plan_id, effective_date: e.data.effective_date, price },
+        `Billing plan changed: ${e.data.service_id} to ${e.data.service_plan_id} from ${e.data.effective_date}${price ? ` (${formatPrice(price.monthly_price_cents, price.currency)} per month)` : ""}`,
+      );
+      return;
+    case "BillingPlanChangeFailed":
+      log.warn({ service_id: e.data.service_id, service_plan_id: e.data.service_plan_id, code: e.data.code, reason: e.data.reason }, "Billing plan change failed");
+      return;
+    case "BillingServiceTerminated":
+      log.info({ service_id: e.data.service_id }, `Billing service terminated: ${e.data.service_id}`);
       return;
     default:
       return;

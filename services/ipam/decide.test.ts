@@ -192,6 +192,17 @@ describe("compensation", () => {
     expect(planRelease(evolve(state, msg("RadiusAccountDeleted", { username: "u", reason: "terminated" })), held)).toEqual({ reason: "terminated" });
   });
 
+  it("on termination ipam waits for the ONU to be deactivated after the RADIUS account", () => {
+    // given a terminating FTTH subscriber whose RADIUS account is gone but whose ONU is still active
+    const onu = msg("OnuActivated", { onu_id: "onu-1", onu_serial: "S1", olt_id: "olt-1", pon_port: "0/1", s_vlan: 100, c_vlan: null, bandwidth_mbps: 100 });
+    const state = given(subscriberCreated(network()), ips, msg("RadiusAccountCreated", { username: "u", plan_group: "g" }), onu,
+      msg("SubscriberTerminationRequested", { order_id: "order-2", reason: null }), msg("RadiusAccountDeleted", { username: "u", reason: "terminated" }));
+    // then nothing is released yet
+    expect(planRelease(state, held)).toBeNull();
+    // when the ONU is deactivated, then the IPs go
+    expect(planRelease(evolve(state, msg("OnuDeactivated", { onu_id: "onu-1", onu_serial: "S1", reason: "terminated" })), held)).toEqual({ reason: "terminated" });
+  });
+
   it("IpReleased carries the released addresses and their source", () => {
     expect(released(ctx, failed, held, "rollback")).toEqual({
       type: "IpReleased",

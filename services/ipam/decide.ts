@@ -6,6 +6,7 @@ import type { FiberIpAssignment, FiberNetworkConfig, Message } from "../../schem
 import { follow, type EventContext } from "../../shared/messages.js";
 import { evolveProgress, initialProgress, mayCompensate, type Progress } from "../../shared/progress.js";
 import { evolveView, type SubscriberView } from "../../shared/subscriber-view.js";
+import { teardownDue } from "../../shared/teardown.js";
 import { AddressError, canonicalStatic, type Family } from "./domain/addresses.js";
 
 export type Source = "network_profile" | "order_static" | "dynamic";
@@ -181,11 +182,12 @@ export const allocationFailed = (ctx: EventContext, trigger: Trigger, failure: F
 /**
  * When to give addresses back: after a failed provisioning once every later step that succeeded
  * has undone its own (mayCompensate; even with nothing held, so the rollback can complete), or
- * on termination once the RADIUS account that used them is gone.
+ * on termination when ipam's turn in the teardown order comes (teardownDue: the RADIUS account
+ * that handed them out and the ONU are gone).
  */
 export function planRelease(state: IpamState, held: readonly Held[]): { reason: "rollback" | "terminated" } | null {
   if (mayCompensate(state.progress, "ipam")) return { reason: "rollback" };
-  if (state.terminating && held.length > 0 && !state.view?.radius_username) return { reason: "terminated" };
+  if (held.length > 0 && state.view && teardownDue(state.view, "ipam")) return { reason: "terminated" };
   return null;
 }
 

@@ -27,10 +27,14 @@ const reactsTo = [
   "OnuDeactivated",
   "BillingServiceCreated",
   "BillingServiceCancelled",
+  "BillingServiceTerminated",
   "SubscriberProvisioningFailed",
   "SubscriberProvisioned",
   "SubscriberPlanChangeRequested",
+  "SubscriberSuspended",
+  "SubscriberResumed",
   "SubscriberTerminationRequested",
+  "SubscriberArchived",
 ] as const satisfies readonly EventName[];
 
 const isTrigger = (m: Message): m is Trigger => m.type === "NetworkProfileCreated" || m.type === "NetworkProfileSkipped";

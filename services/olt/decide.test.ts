@@ -1,13 +1,14 @@
 // The olt service's decisions, given / when / then.
 import { describe, expect, it } from "vitest";
 import type { Message } from "../../schemas/generated/events.js";
-import { activated, deactivated, decide, initialOltState, refused, type OltState } from "./decide.js";
+import { activated, bandwidthChanged, deactivated, decide, initialOltState, refused, type OltState } from "./decide.js";
 import {
   billingServiceCancelled,
   billingServiceCreated,
   event,
   network,
   onuActivated,
+  onuDeactivated,
   provisioningFailed,
   radiusAccountCreated,
   subscriberCreated,
@@ -116,7 +117,7 @@ describe("compensation (mayCompensate ordering)", () => {
 
   it("deactivates once its own OnuActivated is folded after a failure, when billing never succeeded", () => {
     const d = whenGiven([...happy], provisioningFailed("billing"), activatedState);
-    expect(d).toEqual({ kind: "deactivate", request: { tenant: "tenant-a", subscriberId: "sub-1", serial: "ALCL12345678", onuId: "olt-1:0/1/1:1" } });
+    expect(d).toEqual({ kind: "deactivate", request: { tenant: "tenant-a", subscriberId: "sub-1", serial: "ALCL12345678", onuId: "olt-1:0/1/1:1", reason: "rollback" } });
   });
 
   it("deactivates a success that arrived after the failure (its OnuActivated comes later in the partition)", () => {
@@ -146,8 +147,59 @@ describe("compensation (mayCompensate ordering)", () => {
 
   it("a deactivation becomes OnuDeactivated with reason rollback", () => {
     const cause = provisioningFailed();
-    const out = deactivated(activatedState, { tenant: "tenant-a", subscriberId: "sub-1", serial: "ALCL12345678", onuId: "olt-1:0/1/1:1" }, cause, ctx);
+    const out = deactivated(activatedState, { tenant: "tenant-a", subscriberId: "sub-1", serial: "ALCL12345678", onuId: "olt-1:0/1/1:1", reason: "rollback" }, cause, ctx);
     expect(out.events.map((e) => [e.type, e.data])).toEqual([["OnuDeactivated", { onu_id: "olt-1:0/1/1:1", onu_serial: "ALCL12345678", reason: "rollback" }]]);
     expect(out.state.deactivated).toBe(true);
+  });
+});
+
+describe("termination (teardown order)", () => {
+  const active = [subscriberCreated(), radiusAccountCreated(), onuActivated(), billingServiceCreated(), event("SubscriberProvisioned", { order_id: "order-1" })];
+  const terminationRequested = () => event("SubscriberTerminationRequested", { order_id: "order-2", reason: null });
+  const radiusDeleted = () => event("RadiusAccountDeleted", { username: "SUB-000001", reason: "terminated" });
+
+  it("waits while the RADIUS account still exists", () => {
+    expect(whenGiven(active, terminationRequested(), activatedState).kind).toBe("nothing");
+  });
+
+  it("deactivates the ONU with reason terminated once the RADIUS account is gone", () => {
+    const d = whenGiven([...active, terminationRequested()], radiusDeleted(), activatedState);
+    expect(d).toEqual({ kind: "deactivate", request: { tenant: "tenant-a", subscriberId: "sub-1", serial: "ALCL12345678", onuId: "olt-1:0/1/1:1", reason: "terminated" } });
+    if (d.kind !== "deactivate") return;
+    const out = deactivated(activatedState, d.request, radiusDeleted(), ctx);
+    expect(out.events.map((e) => [e.type, e.data])).toEqual([["OnuDeactivated", { onu_id: "olt-1:0/1/1:1", onu_serial: "ALCL12345678", reason: "terminated" }]]);
+  });
+
+  it("deactivates once: nothing once the deactivation was decided", () => {
+    expect(whenGiven([...active, terminationRequested()], radiusDeleted(), { ...activatedState, deactivated: true }).kind).toBe("nothing");
+  });
+
+  it("has nothing to tear down for a subscriber without an ONU", () => {
+    const wireless = [subscriberCreated({ connection_type: "wireless", onu_serial: null }), radiusAccountCreated(), event("SubscriberProvisioned", { order_id: "order-1" })];
+    expect(whenGiven([...wireless, terminationRequested()], radiusDeleted()).kind).toBe("nothing");
+  });
+});
+
+describe("plan change: the ONU bandwidth follows", () => {
+  const active = [subscriberCreated(), radiusAccountCreated(), onuActivated(), event("SubscriberProvisioned", { order_id: "order-1" })];
+  const planChange = () => event("SubscriberPlanChangeRequested", { order_id: "order-3", service_plan_id: "fiber-500", bandwidth_mbps: 500, effective_date: "2026-12-01" });
+
+  it("sets the new bandwidth on an active ONU and announces OnuBandwidthChanged", () => {
+    const m = planChange();
+    const d = whenGiven(active, m, activatedState);
+    expect(d).toEqual({ kind: "set-bandwidth", request: { tenant: "tenant-a", subscriberId: "sub-1", serial: "ALCL12345678", onuId: "olt-1:0/1/1:1", bandwidthMbps: 500 } });
+    if (d.kind !== "set-bandwidth") return;
+    const out = bandwidthChanged(activatedState, d.request, m, ctx);
+    expect(out.events.map((e) => [e.type, e.data])).toEqual([["OnuBandwidthChanged", { onu_id: "olt-1:0/1/1:1", bandwidth_mbps: 500 }]]);
+    expect(out.state.activation?.bandwidth_mbps).toBe(500);
+  });
+
+  it("does nothing for a subscriber without an ONU", () => {
+    const wireless = [subscriberCreated({ connection_type: "wireless", onu_serial: null }), radiusAccountCreated(), event("SubscriberProvisioned", { order_id: "order-1" })];
+    expect(whenGiven(wireless, planChange()).kind).toBe("nothing");
+  });
+
+  it("does nothing for an ONU already deactivated", () => {
+    expect(whenGiven([...active, onuDeactivated()], planChange(), { ...activatedState, deactivated: true }).kind).toBe("nothing");
   });
 });

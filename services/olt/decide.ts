@@ -2,10 +2,17 @@
 // evolved with the incoming event) and its own state, what to do now. Activation and
 // deactivation go through the OLT driver, so they come back as requests; the handler runs the
 // driver and hands the result to `activated` / `refused` / `deactivated` for the event to emit.
+// - RadiusAccountCreated → activate (FTTH) or OnuActivationSkipped.
+// - Provisioning failed and every later step undone (mayCompensate) → deactivate (rollback).
+// - Termination: the ONU's turn in the teardown order (teardownDue: the RADIUS account is gone)
+//   → deactivate → OnuDeactivated (terminated).
+// - SubscriberPlanChangeRequested for an FTTH subscriber with an active ONU → set the service
+//   flow's bandwidth → OnuBandwidthChanged; no ONU → nothing.
 import type { Message } from "../../schemas/generated/events.js";
 import { follow, type EventContext } from "../../shared/messages.js";
 import { mayCompensate } from "../../shared/progress.js";
-import type { SubscriberView } from "../../shared/subscriber-view.js";
+import { phaseOf, type SubscriberView } from "../../shared/subscriber-view.js";
+import { teardownDue } from "../../shared/teardown.js";
 
 export interface Activation {
   readonly onu_id: string;
@@ -40,6 +47,15 @@ export interface DeactivationRequest {
   readonly subscriberId: string;
   readonly serial: string;
   readonly onuId: string;
+  readonly reason: "rollback" | "terminated";
+}
+
+export interface BandwidthRequest {
+  readonly tenant: string;
+  readonly subscriberId: string;
+  readonly serial: string;
+  readonly onuId: string;
+  readonly bandwidthMbps: number;
 }
 
 export interface Emit {
@@ -51,7 +67,8 @@ export type OltDecision =
   | { readonly kind: "nothing"; readonly why: string }
   | ({ readonly kind: "emit" } & Emit)
   | { readonly kind: "activate"; readonly request: ActivationRequest }
-  | { readonly kind: "deactivate"; readonly request: DeactivationRequest };
+  | { readonly kind: "deactivate"; readonly request: DeactivationRequest }
+  | { readonly kind: "set-bandwidth"; readonly request: BandwidthRequest };
 
 const nothing = (why: string): OltDecision => ({ kind: "nothing", why });
 
@@ -61,8 +78,14 @@ export function decide(view: SubscriberView, state: OltState, event: Message, ct
   if (mayCompensate(view.progress, "olt") && !state.deactivated) {
     const serial = state.activation?.onu_serial ?? view.onu_serial;
     const onuId = state.activation?.onu_id ?? view.onu_id;
-    if (serial && onuId) return { kind: "deactivate", request: { tenant: view.tenant_id, subscriberId: view.subscriber_id, serial, onuId } };
+    if (serial && onuId) return { kind: "deactivate", request: { tenant: view.tenant_id, subscriberId: view.subscriber_id, serial, onuId, reason: "rollback" } };
   }
+  if (teardownDue(view, "olt") && !state.deactivated) {
+    const serial = state.activation?.onu_serial ?? view.onu_serial;
+    const onuId = view.onu_id ?? state.activation?.onu_id;
+    if (serial && onuId) return { kind: "deactivate", request: { tenant: view.tenant_id, subscriberId: view.subscriber_id, serial, onuId, reason: "terminated" } };
+  }
+  if (event.type === "SubscriberPlanChangeRequested") return onPlanChange(view, state, event);
   if (event.type !== "RadiusAccountCreated") return nothing("not a trigger");
   if (state.outcome !== null) return nothing(`activation already ${state.outcome}`);
   // Provisioning failed before our turn came: there is nothing to do and nothing to undo.
@@ -98,6 +121,25 @@ export function decide(view: SubscriberView, state: OltState, event: Message, ct
   };
 }
 
+function onPlanChange(view: SubscriberView, state: OltState, event: Message<"SubscriberPlanChangeRequested">): OltDecision {
+  if (!isFtth(view.connection_type)) return nothing(`connection type ${view.connection_type} has no ONU`);
+  const phase = phaseOf(view);
+  if (phase === "terminating" || phase === "archived") return nothing(`subscriber is ${phase}`);
+  const onuId = view.onu_id;
+  const serial = state.activation?.onu_serial ?? view.onu_serial;
+  if (!onuId || !serial || state.deactivated) return nothing("no active ONU: nothing to change");
+  return {
+    kind: "set-bandwidth",
+    request: { tenant: view.tenant_id, subscriberId: view.subscriber_id, serial, onuId, bandwidthMbps: event.data.bandwidth_mbps },
+  };
+}
+
+/** The service flow follows the new bandwidth → OnuBandwidthChanged. */
+export function bandwidthChanged(state: OltState, req: BandwidthRequest, cause: Message, ctx: EventContext): Emit {
+  const activation = state.activation ? { ...state.activation, bandwidth_mbps: req.bandwidthMbps } : null;
+  return { events: [follow(ctx, cause, "OnuBandwidthChanged", { onu_id: req.onuId, bandwidth_mbps: req.bandwidthMbps })], state: { ...state, activation } };
+}
+
 function emit(state: OltState, outcome: OltState["outcome"], message: Message): OltDecision {
   return { kind: "emit", events: [message], state: { ...state, outcome } };
 }
@@ -130,7 +172,7 @@ export function refused(state: OltState, req: ActivationRequest, failure: { code
 
 export function deactivated(state: OltState, req: DeactivationRequest, cause: Message, ctx: EventContext): Emit {
   return {
-    events: [follow(ctx, cause, "OnuDeactivated", { onu_id: req.onuId, onu_serial: req.serial, reason: "rollback" })],
+    events: [follow(ctx, cause, "OnuDeactivated", { onu_id: req.onuId, onu_serial: req.serial, reason: req.reason })],
     state: { ...state, deactivated: true },
   };
 }

@@ -1,6 +1,7 @@
 // The olt service: folds every lifecycle event of a subscriber into its view; on
 // RadiusAccountCreated activates the ONU through the OLT driver (or skips non-FTTH); after a
-// failed provisioning, deactivates it when its turn in the compensation order comes.
+// failed provisioning, deactivates it when its turn in the compensation order comes; on
+// termination, when its turn in the teardown order comes; follows plan changes' bandwidth.
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import type { EventName, Message } from "../../schemas/generated/events.js";
@@ -14,7 +15,7 @@ import { evolveView } from "../../shared/subscriber-view.js";
 import { topics } from "../../shared/topics.js";
 import { OltRefusedError, type OltDriver } from "./adapters/driver.js";
 import { simulatedDriver } from "./adapters/simulated.js";
-import { activated, deactivated, decide, initialOltState, refused, vlanLabel, type Emit } from "./decide.js";
+import { activated, bandwidthChanged, deactivated, decide, initialOltState, refused, vlanLabel, type Emit } from "./decide.js";
 import * as store from "./store/schema.js";
 import { loadSubscriber, saveSubscriber } from "./store/subscribers.js";
 
@@ -41,9 +42,14 @@ export const reactsTo = [
   "OnuDeactivated",
   "BillingServiceCreated",
   "BillingServiceCancelled", // billing undone: olt's turn
+  "BillingServiceTerminated",
   "SubscriberProvisioningFailed",
   "SubscriberProvisioned",
-  "SubscriberPlanChangeRequested",
+  "SubscriberPlanChangeRequested", // the bandwidth follows
+  "SubscriberSuspended",
+  "SubscriberResumed",
+  "SubscriberTerminationRequested", // teardown: our turn once the RADIUS account is gone
+  "SubscriberArchived",
 ] as const satisfies readonly EventName[];
 
 function driverFor(deps: ServiceDeps<OltConfig>): OltDriver {
@@ -94,9 +100,23 @@ export function oltHandlers(deps: ServiceDeps<OltConfig>, driver: OltDriver = dr
         }
         case "deactivate": {
           const req = decision.request;
-          log.info({ onu_id: req.onuId, onu_serial: req.serial, progress: view.progress }, "Deactivating ONU (rollback)");
+          log.info({ onu_id: req.onuId, onu_serial: req.serial, progress: view.progress, reason: req.reason }, `Deactivating ONU (${req.reason})`);
           await driver.deactivate(req); // nothing left to remove is fine: it is gone either way
           out = deactivated(state, req, message, ctx);
+          for (const e of out.events) logOutcome(log, e);
+          break;
+        }
+        case "set-bandwidth": {
+          const req = decision.request;
+          log.info({ onu_id: req.onuId, onu_serial: req.serial, bandwidth_mbps: req.bandwidthMbps }, `Changing ONU ${req.serial} bandwidth to ${req.bandwidthMbps} Mbps`);
+          try {
+            await driver.setBandwidth(req);
+            out = bandwidthChanged(state, req, message, ctx);
+          } catch (err) {
+            if (!(err instanceof OltRefusedError)) throw err; // transient: retried
+            // No failure event exists in the contract for this: logged; the plan change does not complete.
+            log.error({ onu_id: req.onuId, code: err.code, reason: err.reason }, "ONU bandwidth change refused by the OLT");
+          }
           for (const e of out.events) logOutcome(log, e);
           break;
         }
@@ -126,6 +146,9 @@ function logOutcome(log: Logger, e: Message): void {
       return;
     case "OnuActivationSkipped":
       log.info({ connection_type: e.data.connection_type }, "ONU activation skipped: not FTTH");
+      return;
+    case "OnuBandwidthChanged":
+      log.info({ onu_id: e.data.onu_id, bandwidth_mbps: e.data.bandwidth_mbps }, `ONU bandwidth changed: ${e.data.onu_id} (${e.data.bandwidth_mbps} Mbps)`);
       return;
     case "OnuDeactivated":
       log.info({ onu_id: e.data.onu_id, onu_serial: e.data.onu_serial, reason: e.data.reason }, `ONU deactivated: ${e.data.onu_id}`);

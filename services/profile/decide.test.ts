@@ -181,8 +181,30 @@ describe("compensation: the profile goes last", () => {
     expect(decide(given([created(), skipped], null), failed("ipam"), ctx, on).decision.kind).toBe("none");
   });
 
-  it("soft-deletes on termination once billing is terminated (after RADIUS, ONU and IPs)", () => {
-    const { decision } = decide(given([created(), profileCreated()]), event("BillingServiceTerminated", { service_id: "svc-1" }), ctx, on);
+  it("soft-deletes on termination once RADIUS, ONU, IPs and billing are gone", () => {
+    // given a terminating subscriber that held every part, all torn down but billing
+    const history = [
+      created(),
+      profileCreated(),
+      ipAllocated(),
+      event("RadiusAccountCreated", { username: "u", plan_group: "g" }),
+      event("OnuActivated", { onu_id: "onu-1", onu_serial: "S", olt_id: "o", pon_port: "0/1", s_vlan: 100, c_vlan: 1000, bandwidth_mbps: 100 }),
+      event("BillingServiceCreated", { service_id: "svc-1", service_plan_id: "p", status: "active" }),
+      event("SubscriberProvisioned", { order_id: "order-1" }),
+      event("SubscriberTerminationRequested", { order_id: "order-2", reason: null }),
+      event("RadiusAccountDeleted", { username: "u", reason: "terminated" }),
+      event("OnuDeactivated", { onu_id: "onu-1", onu_serial: "S", reason: "terminated" }),
+      event("IpReleased", { ips: dynamicIps, reason: "terminated" }),
+    ];
+    // then nothing happens while billing still holds the service
+    expect(decide(given(history.slice(0, -1)), history.at(-1) as Message, ctx, on).decision.kind).toBe("none");
+    // when billing is terminated, then the profile is soft-deleted
+    const { decision } = decide(given(history), event("BillingServiceTerminated", { service_id: "svc-1" }), ctx, on);
     expect(decision.kind === "soft-delete" && decision.event.data).toEqual({ network_profile_id: "p-1", soft_deleted: true, reason: "terminated" });
+  });
+
+  it("does not soft-delete on BillingServiceTerminated for a subscriber that is not terminating", () => {
+    const { decision } = decide(given([created(), profileCreated()]), event("BillingServiceTerminated", { service_id: "svc-1" }), ctx, on);
+    expect(decision.kind).toBe("none");
   });
 });

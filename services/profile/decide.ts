@@ -5,8 +5,9 @@
 //   order's network, so provisioning never blocks on the profile.
 // - IpAllocated with source dynamic → write the IPs back → NetworkProfileUpdated (ip_writeback).
 // - Provisioning failed and every later step undone (mayCompensate) → soft delete →
-//   NetworkProfileDeleted (rollback). BillingServiceTerminated (the last teardown step before the
-//   profile) → soft delete → NetworkProfileDeleted (terminated).
+//   NetworkProfileDeleted (rollback). Termination: when the profile's turn in the teardown order
+//   comes (teardownDue: RADIUS, ONU, IPs and billing are gone) → soft delete (VLAN, IPs and
+//   Option 82 kept for audit) → NetworkProfileDeleted (terminated).
 // Every branch emits nothing when its outcome already happened, so a redelivery is harmless even
 // without the inbox.
 import type { FiberNetworkConfig, FiberNetworkProfile, Message } from "../../schemas/generated/events.js";
@@ -14,6 +15,7 @@ import type { EventContext } from "../../shared/messages.js";
 import { follow } from "../../shared/messages.js";
 import { mayCompensate } from "../../shared/progress.js";
 import { evolveView, type SubscriberView } from "../../shared/subscriber-view.js";
+import { teardownDue } from "../../shared/teardown.js";
 
 /** A stored network profile, as the decisions see it. */
 export interface StoredProfile {
@@ -117,9 +119,8 @@ export function decide(
         return onSubscriberCreated(state, m, ctx, settings);
       case "IpAllocated":
         return onIpAllocated(state, view, m, ctx);
-      case "BillingServiceTerminated":
-        return softDelete(state, m, ctx, "terminated");
       default:
+        if (view && teardownDue(view, "profile")) return softDelete(state, m, ctx, "terminated");
         return view && mayCompensate(view.progress, "profile") ? softDelete(state, m, ctx, "rollback") : none("nothing to do");
     }
   })();

@@ -99,8 +99,9 @@ export function profileHandlers(deps: ServiceDeps, settings: ProfileSettings): H
       return out;
     });
   };
-  // The events the profile service reacts to: its triggers, and every event that moves the
-  // provisioning progress it folds to know when to compensate. Everything else is skipped.
+  // The events the profile service reacts to: its triggers, every event that moves the
+  // provisioning progress it folds to know when to compensate, and the lifecycle events that move
+  // the phase and the teardown (teardownDue is checked after each). Everything else is skipped.
   return {
     SubscriberCreated: handle,
     IpAllocated: handle,
@@ -119,5 +120,9 @@ export function profileHandlers(deps: ServiceDeps, settings: ProfileSettings): H
     SubscriberProvisioningFailed: handle,
     SubscriberProvisioned: handle,
     SubscriberPlanChangeRequested: handle,
+    SubscriberSuspended: handle,
+    SubscriberResumed: handle,
+    SubscriberTerminationRequested: handle,
+    SubscriberArchived: handle,
   };
 }

@@ -170,3 +170,78 @@ describe("the ServiceMetadata snapshot", () => {
     expect(snapshotOf(doc)).toStrictEqual({ status: "active", ...doc.service_metadata, timeline: doc.timeline });
   });
 });
+
+describe("the rest of the lifecycle", () => {
+  const coa = (outcome: string, kind = "coa", error_cause: number | null = null, attempts = 1) =>
+    event("RadiusCoaCompleted", { username: "sub-0001@isp", kind, nas_id: "nas-1", outcome, error_cause, attempts });
+
+  it("is terminating from SubscriberTerminationRequested until SubscriberArchived", () => {
+    const terminating = [...happyPath(), event("SubscriberTerminationRequested", { order_id: "o-4", reason: null })];
+    expect(given(terminating)?.status).toBe("terminating");
+    expect(given([...terminating, event("SubscriberArchived", { order_id: "o-4" })])?.status).toBe("terminated");
+  });
+
+  it("a degraded subscriber stays degraded after a resume", () => {
+    const history = [created(), skipped(), ipAllocated(), radius(), onu(), billing(), provisioned(), event("SubscriberSuspended", { order_id: "o-2" })];
+    expect(given([...history, event("SubscriberResumed", { order_id: "o-3" })])?.status).toBe("degraded");
+  });
+
+  it("records the last CoA next to service_metadata, whose shape stays the seed's", () => {
+    const m = coa("ack", "disconnect");
+    const doc = given([...happyPath(), m]);
+    expect(doc?.radius_coa).toEqual({ kind: "disconnect", outcome: "ack", nas_id: "nas-1", error_cause: null, attempts: 1, at: m.meta.occurred_at });
+    expect(Object.keys(doc?.service_metadata ?? {})).toEqual(["network_profile", "allocated_ips", "devices", "radius"]);
+    expect(doc?.timeline.at(-1)?.summary).toBe("Disconnect-Request to nas-1: ACK");
+  });
+
+  it("a failed CoA degrades an active subscriber and says why; a later ACK clears it", () => {
+    const failedCoa = [...happyPath(), coa("timeout", "coa", null, 3)];
+    const doc = given(failedCoa);
+    expect(doc?.status).toBe("degraded");
+    expect(doc?.degraded_reasons).toEqual(["CoA to NAS nas-1 failed (timeout): the session may still run at the old state"]);
+    expect(doc?.timeline.at(-1)?.summary).toBe("CoA to nas-1: timeout after 3 attempts");
+    const healed = given([...failedCoa, coa("ack")]);
+    expect(healed?.status).toBe("active");
+    expect(healed?.degraded_reasons).toEqual([]);
+  });
+
+  it("names the Error-Cause of a NAK", () => {
+    expect(given([...happyPath(), coa("nak", "disconnect", 503)])?.timeline.at(-1)?.summary).toBe("Disconnect-Request to nas-1: NAK (Error-Cause 503)");
+  });
+
+  it("a failed Disconnect-Request on suspend keeps the status suspended", () => {
+    const doc = given([...happyPath(), coa("timeout", "disconnect", null, 3), event("SubscriberSuspended", { order_id: "o-2" })]);
+    expect(doc?.status).toBe("suspended");
+    expect(doc?.degraded_reasons).toHaveLength(1);
+  });
+
+  it("keeps the current plan: set at creation, moved by SubscriberPlanChanged only", () => {
+    const requested = [...happyPath(), event("SubscriberPlanChangeRequested", { order_id: "o-5", service_plan_id: "fiber-500", bandwidth_mbps: 500, effective_date: "2026-12-01" })];
+    expect(given(requested)?.service_plan_id).toBe("residential_100mbps");
+    expect(given([...requested, event("SubscriberPlanChanged", { order_id: "o-5", service_plan_id: "fiber-500" })])?.service_plan_id).toBe("fiber-500");
+  });
+
+  it("tells every new event in the timeline with its own sentence", () => {
+    const doc = given([
+      ...happyPath(),
+      event("RadiusAccountSuspended", { username: "sub-0001@isp", mode: "reject" }),
+      event("BillingServiceSuspended", { service_id: "svc-1" }),
+      event("RadiusAccountResumed", { username: "sub-0001@isp" }),
+      event("BillingServiceResumed", { service_id: "svc-1" }),
+      event("RadiusPlanChanged", { username: "sub-0001@isp", service_plan_id: "fiber-500", rate_limit: "500M/500M" }),
+      event("BillingPlanChanged", { service_id: "svc-1", service_plan_id: "fiber-500", effective_date: "2026-12-01" }),
+      event("OnuBandwidthChanged", { onu_id: "onu-123", bandwidth_mbps: 500 }),
+      event("BillingServiceTerminated", { service_id: "svc-1" }),
+    ]);
+    expect(doc?.timeline.slice(-8).map((e) => e.summary)).toEqual([
+      "RADIUS account sub-0001@isp suspended (Auth-Type Reject)",
+      "Billing service svc-1 suspended",
+      "RADIUS account sub-0001@isp resumed",
+      "Billing service svc-1 resumed",
+      "RADIUS plan of sub-0001@isp changed to fiber-500 (rate limit 500M/500M)",
+      "Billing service svc-1 charges plan fiber-500 from 2026-12-01",
+      "ONU onu-123 bandwidth changed to 500 Mbps",
+      "Billing service svc-1 terminated",
+    ]);
+  });
+});

@@ -10,9 +10,14 @@
 // - Compensation and teardown events clear their part (IpReleased → allocated_ips null, ...) and
 //   stay in the timeline.
 // - cpe_id stays null until CPE management exists.
+// - The outcome of the last CoA / Disconnect-Request is a `radius_coa` part next to
+//   service_metadata (whose shape stays the seed's). A failed one (nak, timeout) adds a reason to
+//   degraded_reasons (an active subscriber shows degraded); a later successful one clears it.
+// - The current plan (service_plan_id) is kept in the document (not in the HTTP answer, whose
+//   shape the existing readers pin): SubscriberCreated sets it, SubscriberPlanChanged moves it.
 import type { EventData, FiberIpAssignment, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
 
-export const statuses = ["provisioning", "active", "degraded", "failed", "rolled_back", "suspended", "terminated"] as const;
+export const statuses = ["provisioning", "active", "degraded", "failed", "rolled_back", "suspended", "terminating", "terminated"] as const;
 export type Status = (typeof statuses)[number];
 
 export interface NetworkProfilePart {
@@ -38,6 +43,16 @@ export interface TimelineEntry {
   readonly summary: string;
 }
 
+/** The outcome of the last RFC 5176 request to the subscriber's NAS. */
+export interface RadiusCoaPart {
+  readonly kind: string;
+  readonly outcome: string;
+  readonly nas_id: string | null;
+  readonly error_cause: number | null;
+  readonly attempts: number;
+  readonly at: number;
+}
+
 export interface ProjectionDocument {
   readonly tenant_id: string;
   readonly subscriber_id: string;
@@ -46,6 +61,9 @@ export interface ProjectionDocument {
   readonly timeline: readonly TimelineEntry[];
   /** Why an active subscriber runs degraded (e.g. its network profile was skipped). */
   readonly degraded_reasons: readonly string[];
+  /** Absent on documents stored before CoA existed. */
+  readonly radius_coa?: RadiusCoaPart | null;
+  readonly service_plan_id?: string | null;
   readonly last_event_id: string;
 }
 
@@ -69,14 +87,52 @@ const profilePart = (id: string, n: FiberNetworkConfig): NetworkProfilePart => (
 
 const ipList = (ips: FiberIpAssignment): string => [ips.ipv4, ips.ipv6, ips.ipv6_prefix].filter((x) => x !== null).join(", ") || "none";
 
-type Change = { readonly status?: Status; readonly metadata?: Partial<ServiceMetadataDoc>; readonly degraded?: string; readonly summary: string };
+type Change = {
+  readonly status?: Status;
+  readonly metadata?: Partial<ServiceMetadataDoc>;
+  readonly degraded?: string;
+  /** Degraded reasons that no longer hold (by prefix). */
+  readonly clears?: string;
+  readonly coa?: RadiusCoaPart;
+  readonly plan?: string;
+  readonly summary: string;
+};
+
+const coaReasonPrefix = "CoA to NAS ";
+const requestName = (kind: string): string => (kind === "disconnect" ? "Disconnect-Request" : "CoA");
+
+function coaChange(doc: ProjectionDocument, m: Message<"RadiusCoaCompleted">): Change {
+  const { kind, outcome, nas_id, error_cause, attempts } = m.data;
+  const nas = nas_id ?? "unknown NAS";
+  const coa: RadiusCoaPart = { kind, outcome, nas_id, error_cause, attempts, at: m.meta.occurred_at };
+  const to = `${requestName(kind)} to ${nas}`;
+  switch (outcome) {
+    case "ack":
+      return { coa, clears: coaReasonPrefix, ...(doc.status === "degraded" && doc.degraded_reasons.every((r) => r.startsWith(coaReasonPrefix)) ? { status: "active" as const } : {}), summary: `${to}: ACK` };
+    case "no_session":
+      return { coa, clears: coaReasonPrefix, summary: `${to}: no open session` };
+    case "nak":
+    case "timeout": {
+      const detail = outcome === "nak" ? `NAK${error_cause !== null ? ` (Error-Cause ${error_cause})` : ""}` : `timeout after ${attempts} attempt${attempts === 1 ? "" : "s"}`;
+      return {
+        coa,
+        clears: coaReasonPrefix,
+        degraded: `${coaReasonPrefix}${nas} failed (${outcome}): the session may still run at the old state`,
+        ...(doc.status === "active" ? { status: "degraded" as const } : {}),
+        summary: `${to}: ${detail}`,
+      };
+    }
+    default:
+      return { coa, summary: `${to}: ${outcome}` };
+  }
+}
 
 /** What one event changes and how the timeline tells it. */
 function changeOf(doc: ProjectionDocument, m: Message): Change {
   const md = doc.service_metadata;
   switch (m.type) {
     case "SubscriberCreated":
-      return { status: "provisioning", summary: `Subscriber ${m.data.subscriber_number} created from order ${m.data.order_id} (${m.data.service_plan_id}, ${m.data.connection_type})` };
+      return { status: "provisioning", plan: m.data.service_plan_id, summary: `Subscriber ${m.data.subscriber_number} created from order ${m.data.order_id} (${m.data.service_plan_id}, ${m.data.connection_type})` };
     case "NetworkProfileCreated":
       return {
         metadata: { network_profile: profilePart(m.data.profile.network_profile_id, m.data.profile.config) },
@@ -131,12 +187,46 @@ function changeOf(doc: ProjectionDocument, m: Message): Change {
       return { status: "failed", summary: `Provisioning failed at ${m.data.step}: ${m.data.reason}` };
     case "SubscriberProvisioningRolledBack":
       return { status: "rolled_back", summary: `Provisioning rolled back (${m.data.compensated.join(", ") || "nothing to undo"})` };
+    case "SubscriberSuspendRequested":
+      return {
+        summary: `Suspension requested by order ${m.data.order_id}${m.data.reason ? ` (${m.data.reason})` : ""}${m.data.network ? ` for ${vlans(m.data.network)}, IPv6 mode ${m.data.network.ipv6_assignment_mode}` : ""}`,
+      };
     case "SubscriberSuspended":
       return { status: "suspended", summary: "Subscriber suspended" };
+    case "SubscriberResumeRequested":
+      return { summary: `Resume requested by order ${m.data.order_id}` };
     case "SubscriberResumed":
       return { status: doc.degraded_reasons.length > 0 ? "degraded" : "active", summary: "Subscriber resumed" };
+    case "SubscriberPlanChangeRequested":
+      return { summary: `Plan change to ${m.data.service_plan_id} (${m.data.bandwidth_mbps} Mbps) from ${m.data.effective_date} requested by order ${m.data.order_id}` };
+    case "SubscriberPlanChanged":
+      return { plan: m.data.service_plan_id, summary: `Plan changed to ${m.data.service_plan_id}` };
+    case "SubscriberTerminationRequested":
+      return { status: "terminating", summary: `Termination requested by order ${m.data.order_id}${m.data.reason ? ` (${m.data.reason})` : ""}` };
     case "SubscriberArchived":
       return { status: "terminated", summary: "Subscriber terminated and archived" };
+    case "RadiusAccountSuspended":
+      return { summary: `RADIUS account ${m.data.username} suspended (${m.data.mode === "walled_garden" ? "walled garden" : "Auth-Type Reject"})` };
+    case "RadiusAccountResumed":
+      return { summary: `RADIUS account ${m.data.username} resumed` };
+    case "RadiusPlanChanged":
+      return { summary: `RADIUS plan of ${m.data.username} changed to ${m.data.service_plan_id}${m.data.rate_limit ? ` (rate limit ${m.data.rate_limit})` : ""}` };
+    case "RadiusPlanChangeFailed":
+      return { summary: `RADIUS plan change to ${m.data.service_plan_id} failed: ${m.data.reason} (${m.data.code})` };
+    case "RadiusCoaCompleted":
+      return coaChange(doc, m);
+    case "OnuBandwidthChanged":
+      return { summary: `ONU ${m.data.onu_id} bandwidth changed to ${m.data.bandwidth_mbps} Mbps` };
+    case "BillingServiceSuspended":
+      return { summary: `Billing service ${m.data.service_id} suspended` };
+    case "BillingServiceResumed":
+      return { summary: `Billing service ${m.data.service_id} resumed` };
+    case "BillingPlanChanged":
+      return { summary: `Billing service ${m.data.service_id} charges plan ${m.data.service_plan_id} from ${m.data.effective_date}` };
+    case "BillingPlanChangeFailed":
+      return { summary: `Billing plan change to ${m.data.service_plan_id} failed: ${m.data.reason} (${m.data.code})` };
+    case "BillingServiceTerminated":
+      return { summary: `Billing service ${m.data.service_id} terminated` };
     default:
       return { summary: m.type.replace(/([a-z])([A-Z])/g, "$1 $2") };
   }
@@ -150,6 +240,8 @@ export const initialDocument = (tenantId: string, subscriberId: string): Project
   service_metadata: emptyMetadata,
   timeline: [],
   degraded_reasons: [],
+  radius_coa: null,
+  service_plan_id: null,
   last_event_id: "",
 });
 
@@ -157,11 +249,14 @@ export function fold(doc: ProjectionDocument | null, m: Message): ProjectionDocu
   const current = doc ?? initialDocument(m.meta.tenant_id, m.meta.subscriber_id ?? "");
   if (current.timeline.some((e) => e.event_id === m.meta.event_id)) return current;
   const change = changeOf(current, m);
+  const kept = change.clears ? current.degraded_reasons.filter((r) => !r.startsWith(change.clears ?? "")) : current.degraded_reasons;
   return {
     ...current,
     status: change.status ?? current.status,
     service_metadata: { ...current.service_metadata, ...change.metadata },
-    degraded_reasons: change.degraded && !current.degraded_reasons.includes(change.degraded) ? [...current.degraded_reasons, change.degraded] : current.degraded_reasons,
+    degraded_reasons: change.degraded && !kept.includes(change.degraded) ? [...kept, change.degraded] : kept,
+    radius_coa: change.coa ?? current.radius_coa ?? null,
+    service_plan_id: change.plan ?? current.service_plan_id ?? null,
     timeline: [...current.timeline, { at: m.meta.occurred_at, event_type: m.type, event_id: m.meta.event_id, summary: change.summary }],
     last_event_id: m.meta.event_id,
   };

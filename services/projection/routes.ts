@@ -27,6 +27,8 @@ const view = (d: ProjectionDocument) => ({
   subscriber_id: d.subscriber_id,
   status: d.status,
   service_metadata: inSeedOrder(d.service_metadata),
+  // Next to service_metadata (whose shape stays the seed's), once a CoA / Disconnect happened.
+  ...(d.radius_coa ? { radius_coa: d.radius_coa } : {}),
   timeline: d.timeline,
   degraded_reasons: d.degraded_reasons,
 });

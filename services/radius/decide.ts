@@ -6,6 +6,7 @@ import type { FiberIpAssignment, FiberNetworkConfig, Message } from "../../schem
 import { PoisonMessageError } from "../../shared/errors.js";
 import { follow, type EventContext } from "../../shared/messages.js";
 import { mayCompensate } from "../../shared/progress.js";
+import { teardownDue } from "../../shared/teardown.js";
 import type { SubscriberView } from "../../shared/subscriber-view.js";
 
 /** One FreeRADIUS check or reply item (radcheck / radreply / radgroupreply row). */
@@ -24,8 +25,18 @@ export interface PlanConfig {
 
 export interface AccountState {
   readonly username: string;
-  readonly status: "active" | "deleted";
+  readonly status: "active" | "suspended" | "deleted";
   readonly planGroup: string;
+  /** How it is suspended; null/absent when it is not. */
+  readonly suspendMode?: SuspendMode | null;
+}
+
+export type SuspendMode = "reject" | "walled_garden";
+
+/** A tenant's suspension policy (reject unless configured). */
+export interface SuspensionPolicy {
+  readonly mode: SuspendMode;
+  readonly walledGardenGroup: string | null;
 }
 
 /** RADIUS integer attributes are 32 bit: the bit/s of a WISPr limit must fit. */
@@ -122,7 +133,7 @@ export function decideAccount(
   ctx: EventContext,
 ): AccountDecision {
   if (view.progress.failure) return { kind: "skip", why: "provisioning already failed" };
-  if (account) return { kind: "skip", why: `account ${account.username} already ${account.status === "active" ? "exists" : "deleted"}` };
+  if (account) return { kind: "skip", why: `account ${account.username} already ${account.status === "deleted" ? "deleted" : "exists"}` };
   if (!view.ips) return { kind: "skip", why: "no IPs allocated" };
   if (!plan) {
     const reason = `no RADIUS plan configured for plan ${view.service_plan_id} of tenant ${view.tenant_id}`;
@@ -145,7 +156,7 @@ export type CompensationDecision =
 
 /** After any lifecycle event: undo the account when the rollback reaches our step, once. */
 export function decideCompensation(view: SubscriberView, account: AccountState | null, trigger: Message, ctx: EventContext): CompensationDecision {
-  if (!mayCompensate(view.progress, "radius") || account?.status !== "active") return { kind: "skip" };
+  if (!mayCompensate(view.progress, "radius") || !account || account.status === "deleted") return { kind: "skip" };
   return {
     kind: "delete",
     username: account.username,
@@ -159,4 +170,149 @@ export function describeAccount(username: string, network: FiberNetworkConfig, i
   const fields = { username, ipv4: ips.ipv4, ipv6: ips.ipv6, vlan, ipv6_pd: ips.ipv6_prefix };
   const msg = `Created RADIUS account: ${username} (IPv4: ${ips.ipv4 ?? "none"}, IPv6: ${ips.ipv6 ?? "none"}, VLAN: ${vlan ?? "none"}, IPv6 PD: ${ips.ipv6_prefix ?? "none"})`;
   return { fields, msg };
+}
+
+// ---- the rest of the lifecycle: suspend, resume, plan change, termination ----------------------
+
+/** An RFC 5176 request to send to the NAS that serves the subscriber (the handler finds the session). */
+export interface CoaIntent {
+  readonly kind: "disconnect" | "coa";
+  /** Extra (non-secret) attributes beyond User-Name / Framed-IP-Address / Acct-Session-Id. */
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+/** The check item that makes FreeRADIUS refuse the account. */
+export const rejectItem: RadiusItem = { attribute: "Auth-Type", op: ":=", value: "Reject" };
+
+/** The reply attributes a CoA may carry (known to the NAS dictionaries we encode with). */
+export const coaAttributes = ["Mikrotik-Rate-Limit", "Mikrotik-Address-List", "Filter-Id", "Session-Timeout"] as const;
+
+export const coaItems = (items: readonly RadiusItem[]): Record<string, string> =>
+  Object.fromEntries(items.filter((i) => (coaAttributes as readonly string[]).includes(i.attribute)).map((i) => [i.attribute, i.value]));
+
+export type SuspendDecision =
+  | { readonly kind: "skip"; readonly why: string }
+  | {
+      readonly kind: "suspend";
+      readonly username: string;
+      readonly mode: SuspendMode;
+      /** walled_garden: the group the account moves to. */
+      readonly group: string | null;
+      readonly coa: CoaIntent;
+      readonly events: readonly [Message<"RadiusAccountSuspended">];
+    };
+
+/** On SubscriberSuspendRequested: refuse the account (or wall it in) and cut the session, once. */
+export function decideSuspend(
+  account: AccountState | null,
+  policy: SuspensionPolicy,
+  walledGardenItems: readonly RadiusItem[],
+  trigger: Message<"SubscriberSuspendRequested">,
+  ctx: EventContext,
+): SuspendDecision {
+  if (!account || account.status === "deleted") return { kind: "skip", why: "no RADIUS account" };
+  if (account.status === "suspended") return { kind: "skip", why: `account ${account.username} already suspended` };
+  const walled = policy.mode === "walled_garden" && policy.walledGardenGroup !== null;
+  const mode: SuspendMode = walled ? "walled_garden" : "reject";
+  return {
+    kind: "suspend",
+    username: account.username,
+    mode,
+    group: walled ? policy.walledGardenGroup : null,
+    coa: walled ? { kind: "coa", attributes: coaItems(walledGardenItems) } : { kind: "disconnect", attributes: {} },
+    events: [follow(ctx, trigger, "RadiusAccountSuspended", { username: account.username, mode })],
+  };
+}
+
+export type ResumeDecision =
+  | { readonly kind: "skip"; readonly why: string }
+  | {
+      readonly kind: "resume";
+      readonly username: string;
+      readonly mode: SuspendMode;
+      readonly planGroup: string;
+      /** walled_garden: a CoA with the plan's attributes; reject: none (the session was cut). */
+      readonly coa: CoaIntent | null;
+      readonly events: readonly [Message<"RadiusAccountResumed">];
+    };
+
+/** On SubscriberResumeRequested: undo the suspension exactly, once. */
+export function decideResume(
+  account: AccountState | null,
+  planItems: readonly RadiusItem[],
+  trigger: Message<"SubscriberResumeRequested">,
+  ctx: EventContext,
+): ResumeDecision {
+  if (account?.status !== "suspended") return { kind: "skip", why: account ? `account ${account.username} is ${account.status}` : "no RADIUS account" };
+  const mode = account.suspendMode ?? "reject";
+  return {
+    kind: "resume",
+    username: account.username,
+    mode,
+    planGroup: account.planGroup,
+    coa: mode === "walled_garden" ? { kind: "coa", attributes: coaItems(planItems) } : null,
+    events: [follow(ctx, trigger, "RadiusAccountResumed", { username: account.username })],
+  };
+}
+
+export type PlanChangeDecision =
+  | { readonly kind: "skip"; readonly why: string }
+  | { readonly kind: "fail"; readonly events: readonly [Message<"RadiusPlanChangeFailed">] }
+  | {
+      readonly kind: "change";
+      readonly username: string;
+      readonly planGroup: string;
+      /** False while walled in: the group changes on resume. */
+      readonly moveGroup: boolean;
+      readonly rateLimit: string;
+      readonly coa: CoaIntent | null;
+      readonly events: readonly [Message<"RadiusPlanChanged">];
+    };
+
+/** On SubscriberPlanChangeRequested: move the account to the new plan's group and change the live session's speed. */
+export function decidePlanChange(
+  account: AccountState | null,
+  plan: PlanConfig | null,
+  trigger: Message<"SubscriberPlanChangeRequested">,
+  ctx: EventContext,
+): PlanChangeDecision {
+  const planId = trigger.data.service_plan_id;
+  if (!account || account.status === "deleted") {
+    return {
+      kind: "fail",
+      events: [follow(ctx, trigger, "RadiusPlanChangeFailed", { username: account?.username ?? "", service_plan_id: planId, code: "no_account", reason: "the subscriber has no RADIUS account" })],
+    };
+  }
+  if (!plan) {
+    const reason = `no RADIUS plan configured for plan ${planId} of tenant ${trigger.meta.tenant_id}`;
+    return { kind: "fail", events: [follow(ctx, trigger, "RadiusPlanChangeFailed", { username: account.username, service_plan_id: planId, code: "plan_not_configured", reason })] };
+  }
+  const planGroup = planGroupName(trigger.meta.tenant_id, plan.planId);
+  const items = planReplyItems(plan);
+  const rateLimit = items[0]?.value ?? "";
+  const walled = account.status === "suspended" && account.suspendMode === "walled_garden";
+  return {
+    kind: "change",
+    username: account.username,
+    planGroup,
+    moveGroup: !walled,
+    rateLimit,
+    coa: account.status === "active" ? { kind: "coa", attributes: coaItems(items) } : null,
+    events: [follow(ctx, trigger, "RadiusPlanChanged", { username: account.username, service_plan_id: plan.planId, rate_limit: rateLimit })],
+  };
+}
+
+export type TerminationDecision =
+  | { readonly kind: "skip" }
+  | { readonly kind: "delete"; readonly username: string; readonly coa: CoaIntent; readonly events: readonly [Message<"RadiusAccountDeleted">] };
+
+/** After any lifecycle event: when termination reaches radius (first step), delete the account and cut the session, once. */
+export function decideTermination(view: SubscriberView, account: AccountState | null, trigger: Message, ctx: EventContext): TerminationDecision {
+  if (!teardownDue(view, "radius") || !account || account.status === "deleted") return { kind: "skip" };
+  return {
+    kind: "delete",
+    username: account.username,
+    coa: { kind: "disconnect", attributes: {} },
+    events: [follow(ctx, trigger, "RadiusAccountDeleted", { username: account.username, reason: "terminated" })],
+  };
 }

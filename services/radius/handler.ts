@@ -3,19 +3,50 @@
 import type { Message } from "../../schemas/generated/events.js";
 import type { Handler } from "../../shared/consumer.js";
 import { PoisonMessageError } from "../../shared/errors.js";
-import type { Outgoing } from "../../shared/outbox.js";
+import { follow } from "../../shared/messages.js";
+import type { Outgoing, Tx } from "../../shared/outbox.js";
 import type { ServiceDeps } from "../../shared/service.js";
 import { evolveView } from "../../shared/subscriber-view.js";
 import { newCredential } from "./adapters/credentials.js";
-import { decideAccount, decideCompensation, describeAccount } from "./decide.js";
+import { decideAccount, decideCompensation, decidePlanChange, decideResume, decideSuspend, decideTermination, describeAccount, type CoaIntent } from "./decide.js";
 import * as store from "./store/store.js";
 
 /** Folds any lifecycle event into the view; on IpAllocated creates the account; undoes it when the rollback reaches radius. */
-export function lifecycleHandler(deps: Pick<ServiceDeps, "once" | "ctx">): Handler {
+export function lifecycleHandler(deps: Pick<ServiceDeps, "once" | "ctx">, onCoa: () => void = () => undefined): Handler {
   return async (message: Message, delivery, log) => {
     const tenantId = message.meta.tenant_id;
     const subscriberId = message.meta.subscriber_id;
     if (!subscriberId) throw new PoisonMessageError("invalid", `${message.type} without a subscriber id`);
+
+    let coaQueued = false;
+    /** A CoA / Disconnect to the NAS of the open session, written with the account change; no session → recorded (and reported) at once. */
+    const queueCoa = async (tx: Tx, username: string, intent: CoaIntent): Promise<Outgoing[]> => {
+      const session = await store.openSession(tx, tenantId, username);
+      const attributes: Record<string, string> = { "User-Name": username };
+      if (session?.framedIp) attributes["Framed-IP-Address"] = session.framedIp;
+      if (session) attributes["Acct-Session-Id"] = session.sessionId;
+      Object.assign(attributes, intent.attributes);
+      const inserted = await store.insertCoa(tx, {
+        id: deps.ctx.newId(),
+        tenantId,
+        subscriberId,
+        username,
+        kind: intent.kind,
+        nasId: session?.nasId ?? null,
+        attributes,
+        causeEventId: message.meta.event_id,
+        correlationId: message.meta.correlation_id,
+        status: session ? "pending" : "no_session",
+      });
+      if (!inserted) return [];
+      if (session) {
+        coaQueued = true;
+        log.info({ kind: intent.kind, nas_id: session.nasId, username }, "CoA request queued for the NAS of the open session");
+        return [];
+      }
+      log.info({ kind: intent.kind, username }, "no open session on a registered NAS: nothing to cut");
+      return [{ message: follow(deps.ctx, message, "RadiusCoaCompleted", { username, kind: intent.kind, nas_id: null, outcome: "no_session", error_cause: null, attempts: 0 }) }];
+    };
 
     await deps.once(message, delivery, async (tx) => {
       const view = evolveView(await store.loadView(tx, tenantId, subscriberId), message);
@@ -53,6 +84,60 @@ export function lifecycleHandler(deps: Pick<ServiceDeps, "once" | "ctx">): Handl
         }
       }
 
+      if (message.type === "SubscriberSuspendRequested") {
+        const network = message.data.network;
+        log.info(
+          { network_profile_id: message.data.network_profile_id, vlan: network?.service_vlan ?? null, inner_vlan: network?.inner_vlan ?? null, ipv6_mode: network?.ipv6_assignment_mode ?? null },
+          `Loaded network profile for subscriber ${subscriberId}`,
+        );
+        const policy = await store.findPolicy(tx, tenantId);
+        const wgItems = policy.walledGardenGroup ? await store.groupReplyItems(tx, tenantId, policy.walledGardenGroup) : [];
+        const d = decideSuspend(account, policy, wgItems, message, deps.ctx);
+        if (d.kind === "skip") log.info({ why: d.why }, "nothing to suspend");
+        else {
+          await store.suspendAccount(tx, tenantId, subscriberId, d.username, d.mode, d.group);
+          log.info({ username: d.username, mode: d.mode, group: d.group }, `Suspended RADIUS account: ${d.username}`);
+          out.push(...d.events.map((m) => ({ message: m })), ...(await queueCoa(tx, d.username, d.coa)));
+        }
+      }
+
+      if (message.type === "SubscriberResumeRequested") {
+        const planItems = account ? await store.groupReplyItems(tx, tenantId, account.planGroup) : [];
+        const d = decideResume(account, planItems, message, deps.ctx);
+        if (d.kind === "skip") log.info({ why: d.why }, "nothing to resume");
+        else {
+          await store.resumeAccount(tx, tenantId, subscriberId, d.username, d.mode, d.planGroup);
+          log.info({ username: d.username, mode: d.mode }, `Resumed RADIUS account: ${d.username}`);
+          out.push(...d.events.map((m) => ({ message: m })));
+          if (d.coa) out.push(...(await queueCoa(tx, d.username, d.coa)));
+        }
+      }
+
+      if (message.type === "SubscriberPlanChangeRequested") {
+        const plan = await store.findPlan(tx, tenantId, message.data.service_plan_id);
+        const d = decidePlanChange(account, plan, message, deps.ctx);
+        if (d.kind === "skip") log.info({ why: d.why }, "no plan change");
+        else if (d.kind === "fail") {
+          log.warn({ code: d.events[0].data.code, reason: d.events[0].data.reason }, "RADIUS plan change failed");
+          out.push(...d.events.map((m) => ({ message: m })));
+        } else {
+          await store.changePlan(tx, tenantId, subscriberId, d.username, d.planGroup, d.moveGroup);
+          log.info({ username: d.username, plan_group: d.planGroup, rate_limit: d.rateLimit }, `Changed RADIUS plan: ${d.username} -> ${d.planGroup}`);
+          out.push(...d.events.map((m) => ({ message: m })));
+          if (d.coa) out.push(...(await queueCoa(tx, d.username, d.coa)));
+        }
+      }
+
+      const termination = decideTermination(view, account, message, deps.ctx);
+      if (termination.kind === "delete") {
+        // The session is looked up before the rows go (radacct is untouched by the deletion anyway).
+        const coa = await queueCoa(tx, termination.username, termination.coa);
+        await store.deleteAccount(tx, tenantId, subscriberId, termination.username);
+        account = { ...(account ?? { planGroup: "" }), username: termination.username, status: "deleted" };
+        log.info({ username: termination.username }, `Deleted RADIUS account: ${termination.username} (terminated)`);
+        out.push(...termination.events.map((m) => ({ message: m })), ...coa);
+      }
+
       const compensation = decideCompensation(view, account, message, deps.ctx);
       if (compensation.kind === "delete") {
         await store.deleteAccount(tx, tenantId, subscriberId, compensation.username);
@@ -61,5 +146,6 @@ export function lifecycleHandler(deps: Pick<ServiceDeps, "once" | "ctx">): Handl
       }
       return out;
     });
+    if (coaQueued) onCoa();
   };
 }

@@ -1,6 +1,8 @@
 // The radius service: FreeRADIUS accounts for provisioned subscribers (docs/choreography.md, step 4).
 import { fileURLToPath } from "node:url";
+import { z } from "zod";
 import type { ServiceDefinition } from "../../shared/service.js";
+import { startDispatcher } from "./dispatcher.js";
 import { topics } from "../../shared/topics.js";
 import { lifecycleHandler } from "./handler.js";
 import { radiusRoutes } from "./routes.js";
@@ -8,17 +10,25 @@ import * as schema from "./store/schema.js";
 
 export const radiusMigrations = fileURLToPath(new URL("./migrations", import.meta.url));
 
-export function definition(): ServiceDefinition<Record<string, never>> {
+const config = {
+  COA_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
+  COA_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  COA_POLL_MS: z.coerce.number().int().positive().default(2000),
+};
+
+export function definition(): ServiceDefinition<typeof config> {
+  // The dispatcher runs in `background`; the handler wakes it right after a commit that queued a request.
+  let dispatcher: ReturnType<typeof startDispatcher> | undefined;
   return {
     name: "radius",
     tables: { schema: schema.schema, inbox: schema.inbox, outbox: schema.outbox },
     migrationsFolder: radiusMigrations,
     consumes: [topics.lifecycle],
-    config: {},
+    config,
     // The events radius reacts to. Each is folded into the subscriber's view (and its provisioning
     // progress); IpAllocated creates the account; any of them may let the rollback reach radius.
     handlers: (deps) => {
-      const fold = lifecycleHandler(deps);
+      const fold = lifecycleHandler(deps, () => dispatcher?.wake());
       return {
         SubscriberCreated: fold,
         NetworkProfileCreated: fold,
@@ -36,7 +46,18 @@ export function definition(): ServiceDefinition<Record<string, never>> {
         SubscriberProvisioningFailed: fold,
         SubscriberProvisioned: fold,
         SubscriberPlanChangeRequested: fold,
+        SubscriberSuspendRequested: fold,
+        SubscriberSuspended: fold,
+        SubscriberResumeRequested: fold,
+        SubscriberResumed: fold,
+        SubscriberTerminationRequested: fold,
+        BillingServiceTerminated: fold,
+        SubscriberArchived: fold,
       };
+    },
+    background: (deps) => {
+      dispatcher = startDispatcher(deps, deps.config);
+      return dispatcher;
     },
     routes: (deps) => radiusRoutes(deps),
   };

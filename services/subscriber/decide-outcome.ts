@@ -7,9 +7,11 @@ import { follow, type EventContext } from "../../shared/messages.js";
 import type { Outgoing } from "../../shared/outbox.js";
 import { provisionSteps, rolledBack, type Progress, type Step } from "../../shared/progress.js";
 import { evolveView, type SubscriberView } from "../../shared/subscriber-view.js";
+import { tornDown } from "../../shared/teardown.js";
+import type { Answer, PendingOrder } from "./decide-order.js";
 import { topics } from "../../shared/topics.js";
 
-export const statuses = ["provisioning", "active", "failed", "rolled_back"] as const;
+export const statuses = ["provisioning", "active", "failed", "rolled_back", "suspended", "terminating", "archived"] as const;
 export type Status = (typeof statuses)[number];
 
 /** What the service keeps per subscriber (one row of `subscribers`). */
@@ -22,6 +24,8 @@ export interface Tracked {
   /** The last lifecycle event seen, and when (ms): the deadline counts from it. */
   readonly last_event_id: string;
   readonly last_progress_at: number;
+  /** The lifecycle order in flight (suspend, resume, modify, terminate), or null. */
+  readonly pending: PendingOrder | null;
 }
 
 export interface Decision {
@@ -102,7 +106,58 @@ export function decideLifecycle(state: Tracked, event: Message, ctx: EventContex
     const failure = failureOf(event);
     if (failure) return failed(seen, event, failure.step, failure.reason, ctx);
   }
+  if (seen.pending) return progressOrder(seen, seen.pending, event, ctx);
   return settle(seen, event, ctx, []);
+}
+
+/** The answer a lifecycle event gives to the pending order's type, if any. */
+const answers: Record<PendingOrder["order_type"], Partial<Record<EventName, Answer>>> = {
+  suspend: { RadiusAccountSuspended: "radius", BillingServiceSuspended: "billing" },
+  resume: { RadiusAccountResumed: "radius", BillingServiceResumed: "billing" },
+  modify: { RadiusPlanChanged: "radius", BillingPlanChanged: "billing", OnuBandwidthChanged: "olt" },
+  terminate: {},
+};
+
+const planChangeFailures: Partial<Record<EventName, Answer>> = { RadiusPlanChangeFailed: "radius", BillingPlanChangeFailed: "billing" };
+
+/** The answers an order needs before it is complete. The ONU follows a plan change only when there is one. */
+export const answersNeeded = (p: PendingOrder, view: SubscriberView): Answer[] =>
+  p.order_type === "modify" ? (view.onu_id !== null ? ["radius", "billing", "olt"] : ["radius", "billing"]) : p.order_type === "terminate" ? [] : ["radius", "billing"];
+
+/** A lifecycle order in flight: collect the answers, complete (or fail) once. */
+function progressOrder(state: Tracked, pending: PendingOrder, event: Message, ctx: EventContext): Decision {
+  const { subscriber_id } = state.view;
+  const { order_id, order_type } = pending;
+  const done = (s: Tracked, extra: Message, status: Status): Decision => {
+    const out = [lifecycle(extra, subscriber_id), toCrm(follow(ctx, event, "OrderCompleted", { order_id, order_type, subscriber_id }), order_id)];
+    return { state: { ...fold(s, out), status, pending: null }, outgoing: out };
+  };
+  if (order_type === "terminate") {
+    // The teardown goes in the seed's order without us (shared/teardown.ts); we archive at its end.
+    return tornDown(state.view) ? done(state, follow(ctx, event, "SubscriberArchived", { order_id }), "archived") : { state, outgoing: [] };
+  }
+  const failedStep = order_type === "modify" ? planChangeFailures[event.type] : undefined;
+  // The first answer of a step counts: a failure after that step's success changes nothing.
+  if (failedStep && pending.answers.includes(failedStep)) return { state, outgoing: [] };
+  if (failedStep) {
+    // The steps that already moved keep the new plan (documented limitation).
+    const reason = "reason" in event.data && typeof event.data.reason === "string" ? event.data.reason : "plan change failed";
+    const out = [toCrm(follow(ctx, event, "OrderFailed", { order_id, order_type, subscriber_id, step: failedStep, reason }), order_id)];
+    return { state: { ...state, pending: null }, outgoing: out };
+  }
+  const answer = answers[order_type][event.type];
+  if (!answer) return { state, outgoing: [] };
+  const got = pending.answers.includes(answer) ? pending.answers : [...pending.answers, answer];
+  const next: Tracked = { ...state, pending: { ...pending, answers: got } };
+  if (!answersNeeded(pending, state.view).every((a) => got.includes(a))) return { state: next, outgoing: [] };
+  switch (order_type) {
+    case "suspend":
+      return done(next, follow(ctx, event, "SubscriberSuspended", { order_id }), "suspended");
+    case "resume":
+      return done(next, follow(ctx, event, "SubscriberResumed", { order_id }), "active");
+    case "modify":
+      return done(next, follow(ctx, event, "SubscriberPlanChanged", { order_id, service_plan_id: pending.service_plan_id ?? state.view.service_plan_id }), "active");
+  }
 }
 
 export interface DeadlineInput {
@@ -142,5 +197,6 @@ export function startTracking(created: Message<"SubscriberCreated">, now: number
     correlation_id: created.meta.correlation_id,
     last_event_id: created.meta.event_id,
     last_progress_at: now,
+    pending: null,
   };
 }

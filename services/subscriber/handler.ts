@@ -7,9 +7,21 @@ import { pendingCompensations } from "../../shared/progress.js";
 import { topics } from "../../shared/topics.js";
 import { decideProvisionOrder, formatSubscriberNumber, subscriberCreated } from "./decide.js";
 import { decideLifecycle, startTracking, type Tracked } from "./decide-outcome.js";
+import { decideLifecycleOrder, orderTypeOf, type LifecycleOrder } from "./decide-order.js";
 import type { SubscriberDeps } from "./service.js";
 import { findPlan } from "./store/plans.js";
-import { findByOrder, findSubscriber, insertSubscriber, isSubscriberId, lockSubscriber, nextSubscriberNumber, saveTracked, toTracked } from "./store/subscribers.js";
+import {
+  findByOrder,
+  findSubscriber,
+  insertSubscriber,
+  isSubscriberId,
+  lifecycleOrderAccepted,
+  lockSubscriber,
+  nextSubscriberNumber,
+  recordLifecycleOrder,
+  saveTracked,
+  toTracked,
+} from "./store/subscribers.js";
 
 /** Every lifecycle event: the view folds them all (order data, network, IPs, progress). */
 export const lifecycleEvents = (Object.keys(eventTopics) as EventName[]).filter((t) => eventTopics[t] === topics.lifecycle);
@@ -18,7 +30,10 @@ export function handlers(deps: SubscriberDeps): Handlers {
   const onLifecycle = lifecycle(deps) as Handler;
   return {
     ProvisionOrderPlaced: provisionOrder(deps),
-    // Later orders (suspend, resume, modify, terminate) get their handlers here.
+    SuspendOrderPlaced: lifecycleOrder(deps) as Handler,
+    ResumeOrderPlaced: lifecycleOrder(deps) as Handler,
+    ModifyOrderPlaced: lifecycleOrder(deps) as Handler,
+    TerminateOrderPlaced: lifecycleOrder(deps) as Handler,
     ...Object.fromEntries(lifecycleEvents.map((t) => [t, onLifecycle])),
   };
 }
@@ -66,6 +81,43 @@ function provisionOrder({ once, ctx }: SubscriberDeps): Handler<"ProvisionOrderP
   };
 }
 
+/**
+ * Suspend, resume, modify, terminate: the subscriber row (of the order's tenant only) is locked,
+ * the pure decision rejects or accepts. A rejection writes nothing but the inbox row and the
+ * OrderRejected in the outbox; an acceptance records the order id (the same id again is one
+ * order) and the order in flight on the subscriber row.
+ */
+function lifecycleOrder({ once, ctx }: SubscriberDeps): Handler<"SuspendOrderPlaced" | "ResumeOrderPlaced" | "ModifyOrderPlaced" | "TerminateOrderPlaced"> {
+  return async (message, delivery, log) => {
+    const order = message as LifecycleOrder;
+    const tenant = order.meta.tenant_id;
+    const orderId = order.data.order_id.trim();
+    const subscriberId = order.data.subscriber_id.trim();
+    const orderType = orderTypeOf(order);
+    await once(message, delivery, async (tx) => {
+      const known = tenant.trim() !== "" && (await lifecycleOrderAccepted(tx, tenant, orderId));
+      const row = tenant.trim() === "" || !isSubscriberId(subscriberId) ? undefined : await lockSubscriber(tx, tenant, subscriberId);
+      const planId = order.type === "ModifyOrderPlaced" ? (order.data.service_plan_id ?? "").trim() : "";
+      const plan = row && planId !== "" ? await findPlan(tx, tenant, planId) : null;
+      const today = new Date(ctx.now()).toISOString().slice(0, 10);
+      const decision = decideLifecycleOrder({ order, state: row ? toTracked(row) : null, plan, alreadyAccepted: known, today }, ctx);
+      switch (decision.kind) {
+        case "duplicate":
+          log.info({ order_id: orderId, order_type: orderType }, "duplicate order ignored");
+          return [];
+        case "rejected":
+          log.warn({ order_id: orderId, order_type: orderType, reasons: decision.reasons.map((r) => `${r.field ?? "-"}: ${r.code}`) }, "order rejected");
+          return decision.outgoing;
+        case "accepted":
+          await recordLifecycleOrder(tx, { tenantId: tenant, orderId, subscriberId, orderType });
+          await saveTracked(tx, tenant, decision.state);
+          log.info({ order_id: orderId, order_type: orderType, subscriber_number: decision.state.view.subscriber_number }, "order accepted");
+          return decision.outgoing;
+      }
+    });
+  };
+}
+
 function lifecycle({ db, once, ctx }: SubscriberDeps): Handler {
   return async (message, delivery, log) => {
     const { tenant_id: tenant, subscriber_id: id } = message.meta;
@@ -89,13 +141,19 @@ function lifecycle({ db, once, ctx }: SubscriberDeps): Handler {
 /** The status changes as log lines; the logger already carries subscriber, event and order ids. */
 export function logTransition(log: Logger, before: Tracked, after: Tracked): void {
   const { order_id, progress } = after.view;
+  if (before.pending && !after.pending && before.pending.order_type === "modify") {
+    log.info({ order_id: before.pending.order_id, service_plan_id: after.view.service_plan_id, answers: before.pending.answers }, "plan change order finished");
+  }
   if (before.status === after.status) {
     if (after.status === "failed") log.debug({ pending: pendingCompensations(progress) }, "waiting for compensations");
     return;
   }
-  if (after.status === "active") log.info({ order_id }, "subscriber provisioned");
+  if (after.status === "active" && before.status === "provisioning") log.info({ order_id }, "subscriber provisioned");
   if (after.status === "failed" || (before.status === "provisioning" && after.status === "rolled_back")) {
     log.warn({ order_id, step: progress.failure?.step, reason: progress.failure?.reason, pending: pendingCompensations(progress) }, "provisioning failed");
   }
   if (after.status === "rolled_back") log.info({ order_id, compensated: progress.compensated }, "provisioning rolled back");
+  if (after.status === "suspended") log.info({ order_id: before.pending?.order_id }, "subscriber suspended");
+  if (after.status === "active" && before.status === "suspended") log.info({ order_id: before.pending?.order_id }, "subscriber resumed");
+  if (after.status === "archived") log.info({ order_id: before.pending?.order_id }, "subscriber archived");
 }

@@ -1,10 +1,10 @@
 // Store functions of billing: prices (CLI and tests), billing service records, and what it
 // keeps per subscriber. Every function takes the tenant and touches only that tenant's rows.
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, gte, isNull, lt } from "drizzle-orm";
 import type { Db } from "../../../shared/db.js";
 import type { SubscriberView } from "../../../shared/subscriber-view.js";
 import type { BillingEffect, BillingState, Price } from "../decide.js";
-import { billingServices, prices, subscribers } from "./schema.js";
+import { billingServices, planPeriods, prices, subscribers } from "./schema.js";
 
 type Conn = Pick<Db, "select" | "insert" | "update" | "delete">;
 
@@ -48,6 +48,32 @@ export async function applyEffect(db: Conn, effect: BillingEffect): Promise<void
           startedAt: new Date(effect.started_at),
         })
         .onConflictDoNothing();
+      await db
+        .insert(planPeriods)
+        .values({
+          tenantId: effect.tenant_id,
+          serviceId: effect.service_id,
+          startsOn: new Date(effect.started_at).toISOString().slice(0, 10),
+          planId: effect.plan_id,
+          monthlyPriceCents: effect.price.monthly_price_cents,
+          currency: effect.price.currency,
+        })
+        .onConflictDoNothing();
+      return;
+    case "set-status":
+      await db
+        .update(billingServices)
+        .set({ status: effect.status })
+        .where(and(eq(billingServices.tenantId, effect.tenant_id), eq(billingServices.serviceId, effect.service_id)));
+      return;
+    case "terminate-service":
+      await db
+        .update(billingServices)
+        .set({ status: "terminated", endedAt: new Date(effect.ended_at) })
+        .where(and(eq(billingServices.tenantId, effect.tenant_id), eq(billingServices.serviceId, effect.service_id)));
+      return;
+    case "change-plan":
+      await changePlan(db, effect);
       return;
     case "cancel-service":
       await db
@@ -60,6 +86,58 @@ export async function applyEffect(db: Conn, effect: BillingEffect): Promise<void
       throw new Error(`unknown effect ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * The new plan is charged from `starts_on`: the open period ends the day before (a period that
+ * would start on or after the new one is superseded and removed), the new period opens, and the
+ * service record shows the current plan.
+ */
+async function changePlan(db: Conn, e: Extract<BillingEffect, { kind: "change-plan" }>): Promise<void> {
+  const [service] = await db
+    .select()
+    .from(billingServices)
+    .where(and(eq(billingServices.tenantId, e.tenant_id), eq(billingServices.serviceId, e.service_id)));
+  if (!service) return;
+  const ofService = and(eq(planPeriods.tenantId, e.tenant_id), eq(planPeriods.serviceId, e.service_id));
+  const existing = await db.select().from(planPeriods).where(ofService);
+  if (existing.length === 0) {
+    // A service recorded before plan periods existed: its first period starts with the service.
+    await db.insert(planPeriods).values({
+      tenantId: e.tenant_id,
+      serviceId: e.service_id,
+      startsOn: service.startedAt.toISOString().slice(0, 10),
+      planId: service.planId,
+      monthlyPriceCents: service.monthlyPriceCents,
+      currency: service.currency,
+    });
+  }
+  await db.delete(planPeriods).where(and(ofService, gte(planPeriods.startsOn, e.starts_on)));
+  await db
+    .update(planPeriods)
+    .set({ endsOn: e.previous_ends_on })
+    .where(and(ofService, isNull(planPeriods.endsOn), lt(planPeriods.startsOn, e.starts_on)));
+  await db.insert(planPeriods).values({
+    tenantId: e.tenant_id,
+    serviceId: e.service_id,
+    startsOn: e.starts_on,
+    planId: e.plan_id,
+    monthlyPriceCents: e.price.monthly_price_cents,
+    currency: e.price.currency,
+  });
+  await db
+    .update(billingServices)
+    .set({ planId: e.plan_id, monthlyPriceCents: e.price.monthly_price_cents, currency: e.price.currency })
+    .where(and(eq(billingServices.tenantId, e.tenant_id), eq(billingServices.serviceId, e.service_id)));
+}
+
+/** The plan history of a service, oldest first. */
+export async function planHistory(db: Conn, tenant: string, serviceId: string) {
+  return db
+    .select()
+    .from(planPeriods)
+    .where(and(eq(planPeriods.tenantId, tenant), eq(planPeriods.serviceId, serviceId)))
+    .orderBy(asc(planPeriods.startsOn));
 }
 
 /** Locks the row for the rest of the transaction. */

@@ -14,6 +14,8 @@ const toDocument = (row: typeof serviceEntities.$inferSelect): ProjectionDocumen
   service_metadata: row.serviceMetadata,
   timeline: row.timeline,
   degraded_reasons: row.degradedReasons,
+  radius_coa: row.radiusCoa,
+  service_plan_id: row.servicePlanId,
   last_event_id: row.lastEventId,
 });
 
@@ -31,6 +33,8 @@ export async function saveDocument(db: Executor, doc: ProjectionDocument): Promi
     serviceMetadata: doc.service_metadata,
     timeline: [...doc.timeline],
     degradedReasons: [...doc.degraded_reasons],
+    radiusCoa: doc.radius_coa ?? null,
+    servicePlanId: doc.service_plan_id ?? null,
     lastEventId: doc.last_event_id,
     updatedAt: new Date(),
   };

@@ -168,7 +168,7 @@ export const nasreload = schema.table("nasreload", {
 
 // ---- Our own tables ----------------------------------------------------------------------------
 
-export type AccountStatus = "active" | "deleted";
+export type AccountStatus = "active" | "suspended" | "deleted";
 
 /** One RADIUS account per subscriber; the FreeRADIUS rows above carry its username. */
 export const accounts = schema.table(
@@ -179,6 +179,8 @@ export const accounts = schema.table(
     username: text("username").notNull(),
     status: text("status").$type<AccountStatus>().notNull(),
     planGroup: text("plan_group").notNull(),
+    /** How the account is suspended (reject | walled_garden); null when it is not. */
+    suspendMode: text("suspend_mode").$type<SuspendMode>(),
     createdAt: timestamp("created_at", tz).notNull().defaultNow(),
     deletedAt: timestamp("deleted_at", tz),
   },
@@ -209,4 +211,53 @@ export const subscribers = schema.table(
     updatedAt: timestamp("updated_at", tz).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.subscriberId] })],
+);
+
+/** A tenant's NAS devices: where CoA / Disconnect requests go. The secret is used, never shown. */
+export const nasDevices = schema.table(
+  "nas_devices",
+  {
+    tenantId: text("tenant_id").notNull(),
+    nasId: text("nas_id").notNull(),
+    address: text("address").notNull(),
+    coaPort: integer("coa_port").notNull().default(3799),
+    secret: text("secret").notNull(),
+    createdAt: timestamp("created_at", tz).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.nasId] }), uniqueIndex("nas_devices_tenant_address").on(t.tenantId, t.address)],
+);
+
+export type SuspendMode = "reject" | "walled_garden";
+
+/** How a tenant suspends: refuse the account, or move it to a walled-garden group. */
+export const suspensionPolicies = schema.table("suspension_policies", {
+  tenantId: text("tenant_id").primaryKey(),
+  mode: text("mode").$type<SuspendMode>().notNull().default("reject"),
+  walledGardenGroup: text("walled_garden_group"),
+  updatedAt: timestamp("updated_at", tz).notNull().defaultNow(),
+});
+
+export type CoaKind = "disconnect" | "coa";
+export type CoaStatus = "pending" | "ack" | "nak" | "timeout" | "no_session";
+
+/** Every CoA / Disconnect request: written pending with the account change, sent by the dispatcher. */
+export const coaRequests = schema.table(
+  "coa_requests",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    subscriberId: text("subscriber_id").notNull(),
+    username: text("username").notNull(),
+    kind: text("kind").$type<CoaKind>().notNull(),
+    nasId: text("nas_id"),
+    attributes: jsonb("attributes").$type<Record<string, string>>().notNull(),
+    causeEventId: text("cause_event_id").notNull(),
+    correlationId: text("correlation_id"),
+    status: text("status").$type<CoaStatus>().notNull().default("pending"),
+    errorCause: integer("error_cause"),
+    attempts: integer("attempts").notNull().default(0),
+    createdAt: timestamp("created_at", tz).notNull().defaultNow(),
+    completedAt: timestamp("completed_at", tz),
+  },
+  (t) => [uniqueIndex("coa_requests_cause_kind").on(t.causeEventId, t.kind), index("coa_requests_pending").on(t.status)],
 );

@@ -1,11 +1,11 @@
 // Reads and writes of the radius schema. Every query filters by tenant; the FreeRADIUS rows of
 // an account are written and removed together, in the caller's transaction.
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import type { SubscriberView } from "../../../shared/subscriber-view.js";
-import { planGroupName, planReplyItems, type AccountState, type PlanConfig, type RadiusItem } from "../decide.js";
-import { accounts, plans, radcheck, radgroupreply, radreply, radusergroup, subscribers } from "./schema.js";
+import { planGroupName, planReplyItems, rejectItem, type AccountState, type PlanConfig, type RadiusItem, type SuspendMode, type SuspensionPolicy } from "../decide.js";
+import { accounts, coaRequests, nasDevices, plans, radacct, radcheck, radgroupreply, radreply, radusergroup, subscribers, suspensionPolicies, type CoaKind, type CoaStatus } from "./schema.js";
 
 export async function loadView(tx: Tx, tenantId: string, subscriberId: string): Promise<SubscriberView | null> {
   const rows = await tx
@@ -24,7 +24,7 @@ export async function saveView(tx: Tx, view: SubscriberView): Promise<void> {
 
 export async function findAccount(tx: Tx, tenantId: string, subscriberId: string): Promise<AccountState | null> {
   const rows = await tx
-    .select({ username: accounts.username, status: accounts.status, planGroup: accounts.planGroup })
+    .select({ username: accounts.username, status: accounts.status, planGroup: accounts.planGroup, suspendMode: accounts.suspendMode })
     .from(accounts)
     .where(and(eq(accounts.tenantId, tenantId), eq(accounts.subscriberId, subscriberId)));
   return rows[0] ?? null;
@@ -71,7 +71,7 @@ export async function deleteAccount(tx: Tx, tenantId: string, subscriberId: stri
 export async function replacePassword(db: Db, tenantId: string, subscriberId: string, check: RadiusItem): Promise<string | null> {
   return db.transaction(async (tx) => {
     const account = await findAccount(tx, tenantId, subscriberId);
-    if (account?.status !== "active") return null;
+    if (!account || account.status === "deleted") return null;
     const where = and(eq(radcheck.tenantId, tenantId), eq(radcheck.username, account.username), eq(radcheck.attribute, check.attribute));
     await tx.delete(radcheck).where(where);
     await tx.insert(radcheck).values({ tenantId, username: account.username, ...check });
@@ -105,4 +105,179 @@ export async function listPlans(db: Db, tenantId?: string): Promise<PlanRow[]> {
     .from(plans)
     .where(tenantId === undefined ? undefined : eq(plans.tenantId, tenantId))
     .orderBy(asc(plans.tenantId), asc(plans.planId));
+}
+
+// ---- suspend / resume / plan change ------------------------------------------------------------
+
+const accountWhere = (tenantId: string, subscriberId: string) => and(eq(accounts.tenantId, tenantId), eq(accounts.subscriberId, subscriberId));
+
+async function moveGroup(tx: Tx, tenantId: string, username: string, group: string): Promise<void> {
+  await tx.update(radusergroup).set({ groupname: group }).where(and(eq(radusergroup.tenantId, tenantId), eq(radusergroup.username, username)));
+}
+
+/** reject: Auth-Type := Reject in radcheck; walled_garden: radusergroup moved to the walled-garden group. */
+export async function suspendAccount(tx: Tx, tenantId: string, subscriberId: string, username: string, mode: SuspendMode, group: string | null): Promise<void> {
+  if (mode === "reject") {
+    await tx.insert(radcheck).values({ tenantId, username, ...rejectItem });
+  } else if (group) {
+    await moveGroup(tx, tenantId, username, group);
+  }
+  await tx.update(accounts).set({ status: "suspended", suspendMode: mode }).where(accountWhere(tenantId, subscriberId));
+}
+
+/** Undoes suspendAccount exactly. */
+export async function resumeAccount(tx: Tx, tenantId: string, subscriberId: string, username: string, mode: SuspendMode, planGroup: string): Promise<void> {
+  if (mode === "reject") {
+    await tx
+      .delete(radcheck)
+      .where(and(eq(radcheck.tenantId, tenantId), eq(radcheck.username, username), eq(radcheck.attribute, rejectItem.attribute), eq(radcheck.value, rejectItem.value)));
+  } else {
+    await moveGroup(tx, tenantId, username, planGroup);
+  }
+  await tx.update(accounts).set({ status: "active", suspendMode: null }).where(accountWhere(tenantId, subscriberId));
+}
+
+export async function changePlan(tx: Tx, tenantId: string, subscriberId: string, username: string, planGroup: string, move: boolean): Promise<void> {
+  if (move) await moveGroup(tx, tenantId, username, planGroup);
+  await tx.update(accounts).set({ planGroup }).where(accountWhere(tenantId, subscriberId));
+}
+
+export async function groupReplyItems(tx: Tx | Db, tenantId: string, group: string): Promise<RadiusItem[]> {
+  return tx
+    .select({ attribute: radgroupreply.attribute, op: radgroupreply.op, value: radgroupreply.value })
+    .from(radgroupreply)
+    .where(and(eq(radgroupreply.tenantId, tenantId), eq(radgroupreply.groupname, group)));
+}
+
+// ---- suspension policy -------------------------------------------------------------------------
+
+export async function findPolicy(tx: Tx | Db, tenantId: string): Promise<SuspensionPolicy> {
+  const rows = await tx
+    .select({ mode: suspensionPolicies.mode, walledGardenGroup: suspensionPolicies.walledGardenGroup })
+    .from(suspensionPolicies)
+    .where(eq(suspensionPolicies.tenantId, tenantId));
+  return rows[0] ?? { mode: "reject", walledGardenGroup: null };
+}
+
+/** Sets the tenant's policy; with reply items, (re)writes the walled-garden group's radgroupreply rows. */
+export async function setPolicy(db: Db, tenantId: string, policy: SuspensionPolicy, groupReply: readonly RadiusItem[] = []): Promise<void> {
+  await db.transaction(async (tx) => {
+    const values = { tenantId, mode: policy.mode, walledGardenGroup: policy.walledGardenGroup };
+    await tx
+      .insert(suspensionPolicies)
+      .values(values)
+      .onConflictDoUpdate({ target: suspensionPolicies.tenantId, set: { ...values, updatedAt: new Date() } });
+    if (policy.walledGardenGroup && groupReply.length > 0) {
+      const group = policy.walledGardenGroup;
+      await tx.delete(radgroupreply).where(and(eq(radgroupreply.tenantId, tenantId), eq(radgroupreply.groupname, group)));
+      await tx.insert(radgroupreply).values(groupReply.map((r) => ({ tenantId, groupname: group, ...r })));
+    }
+  });
+}
+
+// ---- NAS registry ------------------------------------------------------------------------------
+
+export interface NasDevice {
+  readonly tenantId: string;
+  readonly nasId: string;
+  readonly address: string;
+  readonly coaPort: number;
+}
+
+export async function addNas(db: Db, nas: NasDevice & { readonly secret: string }): Promise<void> {
+  const values = { tenantId: nas.tenantId, nasId: nas.nasId, address: nas.address, coaPort: nas.coaPort, secret: nas.secret };
+  await db
+    .insert(nasDevices)
+    .values(values)
+    .onConflictDoUpdate({ target: [nasDevices.tenantId, nasDevices.nasId], set: values });
+}
+
+/** Never returns secrets. */
+export async function listNas(db: Db, tenantId?: string): Promise<NasDevice[]> {
+  return db
+    .select({ tenantId: nasDevices.tenantId, nasId: nasDevices.nasId, address: nasDevices.address, coaPort: nasDevices.coaPort })
+    .from(nasDevices)
+    .where(tenantId === undefined ? undefined : eq(nasDevices.tenantId, tenantId))
+    .orderBy(asc(nasDevices.tenantId), asc(nasDevices.nasId));
+}
+
+/** The open session of `username` (latest start) on one of the tenant's NAS devices. */
+export async function openSession(tx: Tx, tenantId: string, username: string): Promise<{ nasId: string; framedIp: string | null; sessionId: string } | null> {
+  const rows = await tx
+    .select({ nasId: nasDevices.nasId, framedIp: radacct.framedipaddress, sessionId: radacct.acctsessionid })
+    .from(radacct)
+    .innerJoin(nasDevices, and(eq(nasDevices.tenantId, tenantId), eq(sql`${nasDevices.address}::inet`, radacct.nasipaddress)))
+    .where(and(eq(radacct.username, username), isNull(radacct.acctstoptime)))
+    .orderBy(desc(radacct.acctstarttime))
+    .limit(1);
+  return rows[0] ?? null;
+}
+
+// ---- CoA / Disconnect requests -----------------------------------------------------------------
+
+export interface NewCoa {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly subscriberId: string;
+  readonly username: string;
+  readonly kind: CoaKind;
+  readonly nasId: string | null;
+  readonly attributes: Record<string, string>;
+  readonly causeEventId: string;
+  readonly correlationId: string | null;
+  readonly status: "pending" | "no_session";
+}
+
+/** Idempotent per (cause event, kind); false when it was already there. */
+export async function insertCoa(tx: Tx, c: NewCoa): Promise<boolean> {
+  const rows = await tx
+    .insert(coaRequests)
+    .values({ ...c, completedAt: c.status === "pending" ? null : new Date() })
+    .onConflictDoNothing()
+    .returning({ id: coaRequests.id });
+  return rows.length === 1;
+}
+
+export interface PendingCoa {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly subscriberId: string;
+  readonly username: string;
+  readonly kind: CoaKind;
+  readonly nasId: string;
+  readonly attributes: Record<string, string>;
+  readonly causeEventId: string;
+  readonly correlationId: string | null;
+  readonly attempts: number;
+  readonly address: string;
+  readonly coaPort: number;
+  readonly secret: string;
+}
+
+/** Locks one pending request (with its NAS) for sending; skips the ones another dispatcher holds. */
+export async function lockPendingCoa(tx: Tx): Promise<PendingCoa | null> {
+  const [req] = await tx
+    .select()
+    .from(coaRequests)
+    .where(eq(coaRequests.status, "pending"))
+    .orderBy(asc(coaRequests.createdAt))
+    .limit(1)
+    .for("update", { skipLocked: true });
+  if (!req) return null;
+  const [device] = req.nasId
+    ? await tx
+        .select({ address: nasDevices.address, coaPort: nasDevices.coaPort, secret: nasDevices.secret })
+        .from(nasDevices)
+        .where(and(eq(nasDevices.tenantId, req.tenantId), eq(nasDevices.nasId, req.nasId)))
+    : [];
+  if (!req.nasId || !device) {
+    // The NAS was removed from the registry since: nothing to send to.
+    await completeCoa(tx, req.id, "no_session", null, 0);
+    return lockPendingCoa(tx);
+  }
+  return { ...req, nasId: req.nasId, ...device };
+}
+
+export async function completeCoa(tx: Tx, id: string, status: Exclude<CoaStatus, "pending">, errorCause: number | null, attempts: number): Promise<void> {
+  await tx.update(coaRequests).set({ status, errorCause, attempts, completedAt: new Date() }).where(eq(coaRequests.id, id));
 }

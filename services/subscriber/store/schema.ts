@@ -5,6 +5,7 @@ import { index, integer, jsonb, primaryKey, text, timestamp, uniqueIndex, uuid }
 import type { Step } from "../../../shared/progress.js";
 import { runtimeTables } from "../../../shared/runtime-tables.js";
 import type { SubscriberView } from "../../../shared/subscriber-view.js";
+import type { PendingOrder } from "../decide-order.js";
 
 export const { schema, inbox, outbox } = runtimeTables("subscriber");
 
@@ -38,7 +39,7 @@ export const subscribers = schema.table(
     orderId: text("order_id").notNull(),
     crmReference: text("crm_reference").notNull(),
     correlationId: text("correlation_id").notNull(),
-    /** provisioning | active | failed | rolled_back */
+    /** provisioning | active | failed | rolled_back | suspended | terminating | archived */
     status: text("status").notNull(),
     view: jsonb("view").$type<SubscriberView>().notNull(),
     /** Steps that reported "skipped" (profile, olt): done, but not a success to undo. */
@@ -46,6 +47,8 @@ export const subscribers = schema.table(
     /** The last lifecycle event seen about this subscriber: the cause of a deadline failure. */
     lastEventId: text("last_event_id").notNull(),
     lastProgressAt: timestamp("last_progress_at", { withTimezone: true }).notNull(),
+    /** The lifecycle order (suspend, resume, modify, terminate) in flight, with the answers in so far. */
+    pendingOrder: jsonb("pending_order").$type<PendingOrder>(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -55,6 +58,19 @@ export const subscribers = schema.table(
     uniqueIndex("subscribers_tenant_number").on(t.tenantId, t.subscriberNumber),
     index("subscribers_provisioning_since").on(t.lastProgressAt).where(sql`${t.status} = 'provisioning'`),
   ],
+);
+
+/** Accepted lifecycle orders (suspend, resume, modify, terminate): the same order id twice is one order. */
+export const lifecycleOrders = schema.table(
+  "lifecycle_orders",
+  {
+    tenantId: text("tenant_id").notNull(),
+    orderId: text("order_id").notNull(),
+    subscriberId: uuid("subscriber_id").notNull(),
+    orderType: text("order_type").notNull(),
+    acceptedAt: timestamp("accepted_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.orderId] })],
 );
 
 export type SubscriberRow = typeof subscribers.$inferSelect;

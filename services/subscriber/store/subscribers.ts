@@ -4,7 +4,7 @@ import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import type { Tx } from "../../../shared/outbox.js";
 import type { Status, Tracked } from "../decide-outcome.js";
 import type { Executor } from "./plans.js";
-import { subscriberNumbers, subscribers, type SubscriberRow } from "./schema.js";
+import { lifecycleOrders, subscriberNumbers, subscribers, type SubscriberRow } from "./schema.js";
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Our subscriber ids are UUIDs; anything else is not ours (and would not fit the column). */
@@ -17,6 +17,7 @@ export const toTracked = (r: SubscriberRow): Tracked => ({
   correlation_id: r.correlationId,
   last_event_id: r.lastEventId,
   last_progress_at: r.lastProgressAt.getTime(),
+  pending: r.pendingOrder ?? null,
 });
 
 export async function findByOrder(db: Executor, tenantId: string, orderId: string): Promise<SubscriberRow | undefined> {
@@ -75,6 +76,7 @@ export async function insertSubscriber(tx: Tx, r: NewRow): Promise<void> {
     skippedSteps: [...r.tracked.skipped],
     lastEventId: r.tracked.last_event_id,
     lastProgressAt: new Date(r.tracked.last_progress_at),
+    pendingOrder: r.tracked.pending,
   });
 }
 
@@ -87,6 +89,7 @@ export async function saveTracked(tx: Tx, tenantId: string, t: Tracked): Promise
       skippedSteps: [...t.skipped],
       lastEventId: t.last_event_id,
       lastProgressAt: new Date(t.last_progress_at),
+      pendingOrder: t.pending,
       updatedAt: sql`now()`,
     })
     .where(and(eq(subscribers.tenantId, tenantId), eq(subscribers.subscriberId, t.view.subscriber_id)));
@@ -106,4 +109,17 @@ export async function lockStale(tx: Tx, before: Date, limit: number, tenants: re
     .orderBy(asc(subscribers.lastProgressAt))
     .limit(limit)
     .for("update", { skipLocked: true });
+}
+
+/** True when the tenant already accepted a lifecycle order with this id. */
+export async function lifecycleOrderAccepted(db: Executor, tenantId: string, orderId: string): Promise<boolean> {
+  const rows = await db
+    .select({ orderId: lifecycleOrders.orderId })
+    .from(lifecycleOrders)
+    .where(and(eq(lifecycleOrders.tenantId, tenantId), eq(lifecycleOrders.orderId, orderId)));
+  return rows.length > 0;
+}
+
+export async function recordLifecycleOrder(tx: Tx, r: { tenantId: string; orderId: string; subscriberId: string; orderType: string }): Promise<void> {
+  await tx.insert(lifecycleOrders).values(r);
 }

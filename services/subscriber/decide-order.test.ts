@@ -1,0 +1,278 @@
+// Lifecycle order rules (suspend, resume, modify, terminate): given a subscriber's story, when an
+// order or a service's answer comes, then these events (or a rejection that changes nothing).
+import { describe, expect, it } from "vitest";
+import type { EventData, EventName, Message } from "../../schemas/generated/events.js";
+import type { EventContext } from "../../shared/messages.js";
+import { decideLifecycle, startTracking, type Tracked } from "./decide-outcome.js";
+import { decideLifecycleOrder, type LifecycleOrder, type LifecycleOrderInput } from "./decide-order.js";
+import type { Plan } from "./decide.js";
+
+let seq = 0;
+const ctx: EventContext = { producer: "subscriber", now: () => 1_700_000_000_000, newId: () => `out-${++seq}` };
+const SUB = "11111111-1111-4111-8111-111111111111";
+
+function event<K extends EventName>(type: K, data: EventData<K>, correlation = "order-1"): Message<K> {
+  return {
+    type,
+    meta: { event_id: `${type}-${++seq}`, occurred_at: 1, tenant_id: "tenant-a", subscriber_id: SUB, correlation_id: correlation, causation_id: null, producer: "test" },
+    data,
+  } as Message<K>;
+}
+
+const network = {
+  service_vlan: 100, inner_vlan: 200, qinq_enabled: true, vlan_pool: null, circuit_id: "c-1", remote_id: null, option82_policy: "log",
+  static_ipv4: null, static_ipv6: null, delegated_ipv6_prefix: null, ipv6_pd_size: null, ipv6_assignment_mode: "dual_stack",
+  ipv4_pool: null, ipv6_pool: null, ipv6_pd_pool: null,
+};
+const ips = { ipv4: "100.64.0.9", ipv6: null, ipv6_prefix: null, source: "dynamic" };
+
+const created = (connection_type = "ftth") =>
+  event("SubscriberCreated", {
+    order_id: "order-1", subscriber_number: "SUB-000001", crm_reference: "CRM-1",
+    customer: { first_name: "J", last_name: "D", email: "j@d.io", phone: null }, service_address: "1 Main St",
+    connection_type, service_plan_id: "res-100", bandwidth_mbps: 100, onu_serial: "ALCL1", network, metadata: {},
+  });
+
+const ev = {
+  profile: () => event("NetworkProfileCreated", { profile: { network_profile_id: "np-1", config: network, metadata: {} } }),
+  ipam: () => event("IpAllocated", { ips }),
+  radius: () => event("RadiusAccountCreated", { username: "u1", plan_group: "res-100" } as EventData<"RadiusAccountCreated">),
+  olt: () => event("OnuActivated", { onu_id: "onu-1", onu_serial: "ALCL1", olt_id: "olt-1", pon_port: "1/1/1", s_vlan: 100, c_vlan: 200, bandwidth_mbps: 100 }),
+  oltSkipped: () => event("OnuActivationSkipped", { connection_type: "dsl", reason: "not FTTH" }),
+  billing: () => event("BillingServiceCreated", { service_id: "svc-1", service_plan_id: "res-100", status: "active" }),
+};
+
+function story(events: Message[], connection = "ftth"): Tracked {
+  let state = startTracking(created(connection), 0);
+  for (const e of events) state = decideLifecycle(state, e, ctx).state;
+  return state;
+}
+const active = (): Tracked => story([ev.profile(), ev.ipam(), ev.radius(), ev.olt(), ev.billing()]);
+const activeWithoutOnu = (): Tracked => story([ev.profile(), ev.ipam(), ev.radius(), ev.oltSkipped(), ev.billing()], "dsl");
+
+const meta = (type: string, order: string) => ({ event_id: `${type}-${++seq}`, occurred_at: 1, tenant_id: "tenant-a", subscriber_id: null, correlation_id: order, causation_id: null, producer: "crm" });
+const orders = {
+  suspend: (order_id = "o-s"): LifecycleOrder => ({ type: "SuspendOrderPlaced", meta: meta("s", order_id), data: { order_id, subscriber_id: SUB, reason: "non-payment" } }),
+  resume: (order_id = "o-r"): LifecycleOrder => ({ type: "ResumeOrderPlaced", meta: meta("r", order_id), data: { order_id, subscriber_id: SUB } }),
+  modify: (d: Partial<EventData<"ModifyOrderPlaced">> = {}, order_id = "o-m"): LifecycleOrder => ({
+    type: "ModifyOrderPlaced", meta: meta("m", order_id),
+    data: { order_id, subscriber_id: SUB, service_plan_id: "res-500", bandwidth_mbps: null, effective_date: "2026-12-01", ...d },
+  }),
+  terminate: (order_id = "o-t"): LifecycleOrder => ({ type: "TerminateOrderPlaced", meta: meta("t", order_id), data: { order_id, subscriber_id: SUB, reason: null } }),
+};
+const res500: Plan = { plan_id: "res-500", name: "Residential 500", bandwidth_mbps: 500 };
+
+function decide(order: LifecycleOrder, state: Tracked | null, extra: Partial<LifecycleOrderInput> = {}) {
+  return decideLifecycleOrder({ order, state, plan: res500, alreadyAccepted: false, today: "2026-11-24", ...extra }, ctx);
+}
+
+/** Accepts the order and folds our own events in; returns the state. */
+function accepted(order: LifecycleOrder, state: Tracked, plan: Plan | null = res500): Tracked {
+  const d = decide(order, state, { plan });
+  if (d.kind !== "accepted") throw new Error(`expected accepted, got ${d.kind}`);
+  return d.state;
+}
+
+function answer(state: Tracked, ...events: Message[]): { state: Tracked; emitted: Message[] } {
+  const emitted: Message[] = [];
+  for (const e of events) {
+    const d = decideLifecycle(state, e, ctx);
+    state = d.state;
+    emitted.push(...d.outgoing.map((o) => o.message));
+  }
+  return { state, emitted };
+}
+
+function expectRejected(d: ReturnType<typeof decide>, code: string, order_type: string) {
+  expect(d.kind).toBe("rejected");
+  if (d.kind !== "rejected") return;
+  expect(d.reasons.map((r) => r.code)).toEqual([code]);
+  const rejected = d.outgoing[0]?.message as Message<"OrderRejected">;
+  expect(d.outgoing.map((o) => [o.message.type, o.topic, o.key])).toEqual([["OrderRejected", "crm.order-status.v1", rejected.data.order_id]]);
+  expect(rejected.data.order_type).toBe(order_type);
+}
+
+describe("rejections (nothing but OrderRejected)", () => {
+  it("given no subscriber with that id in the order's tenant (unknown or another tenant's), when any order comes, then unknown_subscriber", () => {
+    for (const [o, t] of [[orders.suspend(), "suspend"], [orders.resume(), "resume"], [orders.modify(), "modify"], [orders.terminate(), "terminate"]] as const) {
+      expectRejected(decide(o, null), "unknown_subscriber", t);
+    }
+  });
+
+  it("given an archived subscriber, when any order comes, then subscriber_archived", () => {
+    const archived: Tracked = { ...active(), status: "archived", view: { ...active().view, phase: "archived" } };
+    for (const [o, t] of [[orders.suspend(), "suspend"], [orders.resume(), "resume"], [orders.modify(), "modify"], [orders.terminate(), "terminate"]] as const) {
+      expectRejected(decide(o, archived), "subscriber_archived", t);
+    }
+  });
+
+  it("given a subscriber not active (provisioning, or suspended), when a suspend comes, then not_active", () => {
+    expectRejected(decide(orders.suspend(), story([ev.profile()])), "not_active", "suspend");
+    const suspended = answer(accepted(orders.suspend(), active()), event("RadiusAccountSuspended", { username: "u1", mode: "reject" }), event("BillingServiceSuspended", { service_id: "svc-1" } as EventData<"BillingServiceSuspended">)).state;
+    expectRejected(decide(orders.suspend("o-s2"), suspended), "not_active", "suspend");
+  });
+
+  it("given an active subscriber, when a resume comes, then not_suspended", () => {
+    expectRejected(decide(orders.resume(), active()), "not_suspended", "resume");
+  });
+
+  it("given a subscriber not active, when a modify comes, then not_active", () => {
+    expectRejected(decide(orders.modify(), story([ev.profile()])), "not_active", "modify");
+  });
+
+  it("given an active subscriber, when a modify names a plan not in the catalogue, then unknown_plan", () => {
+    expectRejected(decide(orders.modify({ service_plan_id: "gold" }), active(), { plan: null }), "unknown_plan", "modify");
+  });
+
+  it("given an active subscriber, when a modify changes neither plan nor bandwidth, then no_change", () => {
+    expectRejected(decide(orders.modify({ service_plan_id: null, bandwidth_mbps: null }), active()), "no_change", "modify");
+    expectRejected(decide(orders.modify({ service_plan_id: "res-100", bandwidth_mbps: 100 }), active(), { plan: { plan_id: "res-100", name: "R", bandwidth_mbps: 100 } }), "no_change", "modify");
+  });
+
+  it("given provisioning is still in flight, when a terminate comes, then provisioning_in_flight (rejected, not held)", () => {
+    expectRejected(decide(orders.terminate(), story([ev.profile(), ev.ipam()])), "provisioning_in_flight", "terminate");
+  });
+
+  it("given provisioning failed (and rolled back), when a terminate comes, then not_provisioned", () => {
+    const failed = story([event("IpAllocationFailed", { code: "x", reason: "r" })]);
+    expect(failed.status).toBe("rolled_back");
+    expectRejected(decide(orders.terminate(), failed), "not_provisioned", "terminate");
+  });
+
+  it("given another lifecycle order is in flight, when any order comes, then operation_in_progress", () => {
+    const suspending = accepted(orders.suspend(), active());
+    for (const o of [orders.suspend("o2"), orders.resume("o3"), orders.modify({}, "o4"), orders.terminate("o5")]) {
+      const d = decide(o, suspending);
+      expect(d.kind === "rejected" && d.reasons.map((r) => r.code)).toEqual(["operation_in_progress"]);
+    }
+  });
+
+  it("given the order id was already accepted, when it comes again, then nothing (one effect)", () => {
+    expect(decide(orders.suspend(), active(), { alreadyAccepted: true })).toEqual({ kind: "duplicate" });
+  });
+});
+
+describe("suspend", () => {
+  it("given an active subscriber, when a suspend comes, then SubscriberSuspendRequested with the profile context + OrderAccepted, order in flight", () => {
+    const d = decide(orders.suspend(), active());
+    expect(d.kind).toBe("accepted");
+    if (d.kind !== "accepted") return;
+    expect(d.outgoing.map((o) => [o.message.type, o.topic, o.key])).toEqual([
+      ["SubscriberSuspendRequested", "subscriber.lifecycle.v1", SUB],
+      ["OrderAccepted", "crm.order-status.v1", "o-s"],
+    ]);
+    expect(d.outgoing[0]?.message.data).toEqual({ order_id: "o-s", reason: "non-payment", network_profile_id: "np-1", network });
+    expect(d.outgoing[0]?.message.meta).toMatchObject({ subscriber_id: SUB, correlation_id: "o-s" });
+    expect(d.outgoing[1]?.message.data).toEqual({ order_id: "o-s", order_type: "suspend", subscriber_id: SUB, subscriber_number: "SUB-000001" });
+    expect(d.state.pending).toEqual({ order_id: "o-s", order_type: "suspend", answers: [] });
+    expect(d.state.status).toBe("active");
+  });
+
+  it("given a suspend in flight, when RADIUS and billing both answered, then SubscriberSuspended + OrderCompleted once, status suspended", () => {
+    const s = accepted(orders.suspend(), active());
+    const one = answer(s, event("RadiusAccountSuspended", { username: "u1", mode: "reject" }, "o-s"));
+    expect(one.emitted).toEqual([]);
+    const two = answer(one.state, event("BillingServiceSuspended", { service_id: "svc-1" } as EventData<"BillingServiceSuspended">, "o-s"));
+    expect(two.emitted.map((m) => m.type)).toEqual(["SubscriberSuspended", "OrderCompleted"]);
+    expect(two.emitted[1]?.data).toEqual({ order_id: "o-s", order_type: "suspend", subscriber_id: SUB });
+    expect([two.state.status, two.state.pending, two.state.view.phase]).toEqual(["suspended", null, "suspended"]);
+    const again = answer(two.state, event("BillingServiceSuspended", { service_id: "svc-1" } as EventData<"BillingServiceSuspended">, "o-s"));
+    expect(again.emitted).toEqual([]);
+  });
+});
+
+describe("resume", () => {
+  it("given a suspended subscriber, when a resume comes and RADIUS and billing answer, then SubscriberResumed + OrderCompleted, status active", () => {
+    const suspended = answer(accepted(orders.suspend(), active()), event("RadiusAccountSuspended", { username: "u1", mode: "reject" }), event("BillingServiceSuspended", { service_id: "svc-1" } as EventData<"BillingServiceSuspended">)).state;
+    const d = decide(orders.resume(), suspended);
+    expect(d.kind === "accepted" && d.outgoing.map((o) => o.message.type)).toEqual(["SubscriberResumeRequested", "OrderAccepted"]);
+    const r = answer(accepted(orders.resume(), suspended), event("BillingServiceResumed", { service_id: "svc-1" } as EventData<"BillingServiceResumed">), event("RadiusAccountResumed", { username: "u1" } as EventData<"RadiusAccountResumed">));
+    expect(r.emitted.map((m) => m.type)).toEqual(["SubscriberResumed", "OrderCompleted"]);
+    expect([r.state.status, r.state.pending, r.state.view.phase]).toEqual(["active", null, "active"]);
+  });
+});
+
+describe("modify", () => {
+  const radiusChanged = () => event("RadiusPlanChanged", { username: "u1", service_plan_id: "res-500", rate_limit: "500M/500M" }, "o-m");
+  const billingChanged = () => event("BillingPlanChanged", { service_id: "svc-1", service_plan_id: "res-500", effective_date: "2026-12-01" }, "o-m");
+  const onuChanged = () => event("OnuBandwidthChanged", { onu_id: "onu-1", bandwidth_mbps: 500 }, "o-m");
+
+  it("given an active subscriber, when a modify names a new plan, then SubscriberPlanChangeRequested with the plan's bandwidth and the date", () => {
+    const d = decide(orders.modify(), active());
+    expect(d.kind === "accepted" && d.outgoing[0]?.message.data).toEqual({ order_id: "o-m", service_plan_id: "res-500", bandwidth_mbps: 500, effective_date: "2026-12-01" });
+    const noDate = decide(orders.modify({ effective_date: null, service_plan_id: null, bandwidth_mbps: 250 }, "o-m2"), active(), { plan: null });
+    expect(noDate.kind === "accepted" && noDate.outgoing[0]?.message.data).toEqual({ order_id: "o-m2", service_plan_id: "res-100", bandwidth_mbps: 250, effective_date: "2026-11-24" });
+  });
+
+  it("given a modify in flight on a subscriber with an ONU, when RADIUS, billing and the OLT answered, then SubscriberPlanChanged + OrderCompleted", () => {
+    const s = accepted(orders.modify(), active());
+    const two = answer(s, radiusChanged(), billingChanged());
+    expect(two.emitted).toEqual([]);
+    const three = answer(two.state, onuChanged());
+    expect(three.emitted.map((m) => m.type)).toEqual(["SubscriberPlanChanged", "OrderCompleted"]);
+    expect(three.emitted[0]?.data).toEqual({ order_id: "o-m", service_plan_id: "res-500" });
+    expect([three.state.status, three.state.pending, three.state.view.service_plan_id, three.state.view.bandwidth_mbps]).toEqual(["active", null, "res-500", 500]);
+  });
+
+  it("given a modify in flight on a subscriber without an ONU, when RADIUS and billing answered, then SubscriberPlanChanged + OrderCompleted", () => {
+    const r = answer(accepted(orders.modify(), activeWithoutOnu()), billingChanged(), radiusChanged());
+    expect(r.emitted.map((m) => m.type)).toEqual(["SubscriberPlanChanged", "OrderCompleted"]);
+  });
+
+  it.each([
+    ["RadiusPlanChangeFailed", "radius", () => event("RadiusPlanChangeFailed", { username: "u1", service_plan_id: "res-500", code: "no_plan", reason: "no rate limit" }, "o-m")],
+    ["BillingPlanChangeFailed", "billing", () => event("BillingPlanChangeFailed", { service_id: "svc-1", service_plan_id: "res-500", code: "no_price", reason: "no price" }, "o-m")],
+  ] as const)("given a modify in flight, when %s arrives, then OrderFailed at step %s, once, and later answers complete nothing", (_t, step, failure) => {
+    const otherStep = step === "radius" ? billingChanged() : radiusChanged();
+    const f = answer(accepted(orders.modify(), active()), otherStep, failure());
+    expect(f.emitted.map((m) => m.type)).toEqual(["OrderFailed"]);
+    expect(f.emitted[0]?.data).toMatchObject({ order_id: "o-m", order_type: "modify", subscriber_id: SUB, step });
+    expect([f.state.status, f.state.pending]).toEqual(["active", null]);
+    expect(answer(f.state, billingChanged(), onuChanged()).emitted).toEqual([]);
+  });
+
+  it("given a modify in flight where RADIUS already changed the plan, when a RadiusPlanChangeFailed arrives late, then nothing (the step's first answer counts)", () => {
+    const late = answer(accepted(orders.modify(), active()), radiusChanged(), event("RadiusPlanChangeFailed", { username: "u1", service_plan_id: "res-500", code: "x", reason: "late" }, "o-m"));
+    expect(late.emitted).toEqual([]);
+    expect(late.state.pending?.answers).toEqual(["radius"]);
+    expect(answer(late.state, billingChanged(), onuChanged()).emitted.map((m) => m.type)).toEqual(["SubscriberPlanChanged", "OrderCompleted"]);
+  });
+});
+
+describe("terminate", () => {
+  const teardown = {
+    radius: () => event("RadiusAccountDeleted", { username: "u1", reason: "terminated" } as EventData<"RadiusAccountDeleted">, "o-t"),
+    olt: () => event("OnuDeactivated", { onu_id: "onu-1", onu_serial: "ALCL1", reason: "terminated" }, "o-t"),
+    ipam: () => event("IpReleased", { ips, reason: "terminated" }, "o-t"),
+    billing: () => event("BillingServiceTerminated", { service_id: "svc-1" } as EventData<"BillingServiceTerminated">, "o-t"),
+    profile: () => event("NetworkProfileDeleted", { network_profile_id: "np-1", soft_deleted: true, reason: "terminated" }, "o-t"),
+  };
+
+  it("given an active (or suspended) subscriber, when a terminate comes, then SubscriberTerminationRequested + OrderAccepted, status terminating", () => {
+    const d = decide(orders.terminate(), active());
+    expect(d.kind === "accepted" && d.outgoing.map((o) => o.message.type)).toEqual(["SubscriberTerminationRequested", "OrderAccepted"]);
+    expect(d.kind === "accepted" && [d.state.status, d.state.view.phase]).toEqual(["terminating", "terminating"]);
+    const suspended = answer(accepted(orders.suspend(), active()), event("RadiusAccountSuspended", { username: "u1", mode: "reject" }), event("BillingServiceSuspended", { service_id: "svc-1" } as EventData<"BillingServiceSuspended">)).state;
+    expect(decide(orders.terminate(), suspended).kind).toBe("accepted");
+  });
+
+  it("given a terminate in flight, when the teardown events arrive, then SubscriberArchived + OrderCompleted only after the last, once", () => {
+    let s = accepted(orders.terminate(), active());
+    const steps = [teardown.radius(), teardown.olt(), teardown.ipam(), teardown.billing()];
+    for (const e of steps) {
+      const r = answer(s, e);
+      expect(r.emitted).toEqual([]);
+      s = r.state;
+    }
+    const last = answer(s, teardown.profile());
+    expect(last.emitted.map((m) => m.type)).toEqual(["SubscriberArchived", "OrderCompleted"]);
+    expect(last.emitted[1]?.data).toEqual({ order_id: "o-t", order_type: "terminate", subscriber_id: SUB });
+    expect([last.state.status, last.state.pending, last.state.view.phase]).toEqual(["archived", null, "archived"]);
+    expect(answer(last.state, teardown.profile()).emitted).toEqual([]);
+  });
+
+  it("given a subscriber without an ONU, when RADIUS, IPs, billing and the profile are torn down, then archived", () => {
+    const r = answer(accepted(orders.terminate(), activeWithoutOnu()), teardown.radius(), teardown.ipam(), teardown.billing(), teardown.profile());
+    expect(r.emitted.map((m) => m.type)).toEqual(["SubscriberArchived", "OrderCompleted"]);
+  });
+});

@@ -1,0 +1,168 @@
+// Lifecycle orders (suspend, resume, modify, terminate), pure: reject what makes no sense with a
+// named reason, or accept (OrderAccepted + the *Requested lifecycle event) and track the order in
+// flight until the services' answers complete it (see decide-outcome.ts).
+import type { EventData, Message } from "../../schemas/generated/events.js";
+import { follow, type EventContext } from "../../shared/messages.js";
+import type { Outgoing } from "../../shared/outbox.js";
+import { evolveView, phaseOf } from "../../shared/subscriber-view.js";
+import { topics } from "../../shared/topics.js";
+import type { Plan, Reason } from "./decide.js";
+import type { Tracked } from "./decide-outcome.js";
+
+export const lifecycleOrderTypes = ["suspend", "resume", "modify", "terminate"] as const;
+export type LifecycleOrderType = (typeof lifecycleOrderTypes)[number];
+
+/** The answer each step gives; what a pending order waits for. */
+export type Answer = "radius" | "billing" | "olt";
+
+/** The lifecycle order in flight on a subscriber: at most one at a time. */
+export interface PendingOrder {
+  readonly order_id: string;
+  readonly order_type: LifecycleOrderType;
+  /** The steps that answered so far. */
+  readonly answers: readonly Answer[];
+  /** Modify only: the plan ordered. */
+  readonly service_plan_id?: string;
+}
+
+export type LifecycleOrder =
+  | Message<"SuspendOrderPlaced">
+  | Message<"ResumeOrderPlaced">
+  | Message<"ModifyOrderPlaced">
+  | Message<"TerminateOrderPlaced">;
+
+export const orderTypeOf = (o: LifecycleOrder): LifecycleOrderType =>
+  o.type === "SuspendOrderPlaced" ? "suspend" : o.type === "ResumeOrderPlaced" ? "resume" : o.type === "ModifyOrderPlaced" ? "modify" : "terminate";
+
+export interface LifecycleOrderInput {
+  readonly order: LifecycleOrder;
+  /** The subscriber of the order's tenant, or null when the tenant has none with that id. */
+  readonly state: Tracked | null;
+  /** Modify: the tenant's plan the order names (null when none named or not in the catalogue). */
+  readonly plan: Plan | null;
+  /** True when (tenant, order_id) was already accepted. */
+  readonly alreadyAccepted: boolean;
+  /** The effective date when the order gives none (today, ISO). */
+  readonly today: string;
+}
+
+export type LifecycleOrderDecision =
+  | { readonly kind: "duplicate" }
+  | { readonly kind: "rejected"; readonly reasons: readonly Reason[]; readonly outgoing: readonly Outgoing[] }
+  | { readonly kind: "accepted"; readonly state: Tracked; readonly outgoing: readonly Outgoing[] };
+
+const reason = (field: string | null, code: string, message: string): Reason => ({ field, code, message });
+const given = (s: string | null): string | null => (s === null || s.trim() === "" ? null : s.trim());
+
+/** Why the order cannot be carried out, or [] when it can. */
+export function orderReasons({ order, state, plan }: Pick<LifecycleOrderInput, "order" | "state" | "plan">): Reason[] {
+  const type = orderTypeOf(order);
+  // Unknown and another tenant's subscriber get the same answer, so nothing of another tenant leaks.
+  if (state === null) return [reason("subscriber_id", "unknown_subscriber", `no subscriber ${order.data.subscriber_id}`)];
+  const phase = phaseOf(state.view);
+  if (phase === "archived" || state.status === "archived") return [reason("subscriber_id", "subscriber_archived", "the subscriber is archived")];
+  if (state.pending) {
+    return [reason(null, "operation_in_progress", `${state.pending.order_type} order ${state.pending.order_id} is still in flight`)];
+  }
+  switch (type) {
+    case "suspend":
+      return phase === "active" ? [] : [reason(null, "not_active", `only an active subscriber can be suspended (it is ${phase})`)];
+    case "resume":
+      return phase === "suspended" ? [] : [reason(null, "not_suspended", `only a suspended subscriber can be resumed (it is ${phase})`)];
+    case "terminate":
+      // Rejected rather than held until provisioning ends: the outcome is predictable, no order
+      // is buffered, and the CRM retries once it has seen OrderCompleted / OrderFailed.
+      if (phase === "provisioning") return [reason(null, "provisioning_in_flight", "provisioning is still in flight; retry after it completes or fails")];
+      if (phase === "failed" || state.status === "rolled_back" || state.status === "failed") {
+        return [reason(null, "not_provisioned", "the subscriber was never provisioned (its provisioning failed)")];
+      }
+      return phase === "active" || phase === "suspended" ? [] : [reason(null, "operation_in_progress", `the subscriber is ${phase}`)];
+    case "modify":
+      return modifyReasons(order as Message<"ModifyOrderPlaced">, state, plan, phase);
+  }
+}
+
+function modifyReasons(order: Message<"ModifyOrderPlaced">, state: Tracked, plan: Plan | null, phase: string): Reason[] {
+  if (phase !== "active") return [reason(null, "not_active", `only an active subscriber can change plan (it is ${phase})`)];
+  const planId = given(order.data.service_plan_id);
+  const bw = order.data.bandwidth_mbps;
+  const out: Reason[] = [];
+  if (planId !== null && plan === null) out.push(reason("service_plan_id", "unknown_plan", `plan "${planId}" is not in the tenant's catalogue`));
+  if (bw !== null && (!Number.isInteger(bw) || bw <= 0)) out.push(reason("bandwidth_mbps", "invalid_bandwidth", `bandwidth_mbps ${bw} is not a positive whole number`));
+  if (out.length > 0) return out;
+  const target = planChange(order, state, plan);
+  if (target.service_plan_id === state.view.service_plan_id && target.bandwidth_mbps === state.view.bandwidth_mbps) {
+    return [reason(null, "no_change", "the order changes neither the plan nor the bandwidth")];
+  }
+  return [];
+}
+
+/** The plan and bandwidth after the change: the order's, else the plan's bandwidth, else the current. */
+function planChange(order: Message<"ModifyOrderPlaced">, state: Tracked, plan: Plan | null): { service_plan_id: string; bandwidth_mbps: number } {
+  const planId = given(order.data.service_plan_id) ?? state.view.service_plan_id;
+  const bandwidth = order.data.bandwidth_mbps ?? (plan && planId !== state.view.service_plan_id ? plan.bandwidth_mbps : state.view.bandwidth_mbps);
+  return { service_plan_id: planId, bandwidth_mbps: bandwidth };
+}
+
+function requested(input: LifecycleOrderInput, state: Tracked, ctx: EventContext): Message {
+  const { order } = input;
+  const sub = { subscriber_id: state.view.subscriber_id };
+  const order_id = order.data.order_id;
+  switch (order.type) {
+    case "SuspendOrderPlaced": {
+      const data: EventData<"SubscriberSuspendRequested"> = {
+        order_id,
+        reason: given(order.data.reason),
+        network_profile_id: state.view.network_profile_id,
+        network: state.view.network,
+      };
+      return follow(ctx, order, "SubscriberSuspendRequested", data, sub);
+    }
+    case "ResumeOrderPlaced":
+      return follow(ctx, order, "SubscriberResumeRequested", { order_id }, sub);
+    case "ModifyOrderPlaced": {
+      const target = planChange(order, state, input.plan);
+      return follow(ctx, order, "SubscriberPlanChangeRequested", { order_id, ...target, effective_date: given(order.data.effective_date) ?? input.today }, sub);
+    }
+    case "TerminateOrderPlaced":
+      return follow(ctx, order, "SubscriberTerminationRequested", { order_id, reason: given(order.data.reason) }, sub);
+  }
+}
+
+/** Duplicate (nothing), rejected (OrderRejected, nothing else) or accepted (OrderAccepted + *Requested, order tracked). */
+export function decideLifecycleOrder(input: LifecycleOrderInput, ctx: EventContext): LifecycleOrderDecision {
+  if (input.alreadyAccepted) return { kind: "duplicate" };
+  const { order, state } = input;
+  const order_type = orderTypeOf(order);
+  const order_id = order.data.order_id;
+  const reasons = orderReasons(input);
+  if (reasons.length > 0 || state === null) {
+    const rejected = follow(ctx, order, "OrderRejected", { order_id, order_type, reasons });
+    return { kind: "rejected", reasons, outgoing: [{ message: rejected, topic: topics.orderStatus, key: order_id }] };
+  }
+  const { subscriber_id, subscriber_number } = state.view;
+  const lifecycleEvent = requested(input, state, ctx);
+  const accepted = follow(ctx, order, "OrderAccepted", { order_id, order_type, subscriber_id, subscriber_number }, { subscriber_id });
+  // Our own event goes into the view at once (terminating, the new plan); its echo is a no-op.
+  const view = evolveView(state.view, lifecycleEvent) ?? state.view;
+  const pending: PendingOrder = {
+    order_id,
+    order_type,
+    answers: [],
+    ...(lifecycleEvent.type === "SubscriberPlanChangeRequested" ? { service_plan_id: lifecycleEvent.data.service_plan_id } : {}),
+  };
+  const next: Tracked = {
+    ...state,
+    view,
+    pending,
+    status: order_type === "terminate" ? "terminating" : state.status,
+  };
+  return {
+    kind: "accepted",
+    state: next,
+    outgoing: [
+      { message: lifecycleEvent, topic: topics.lifecycle, key: subscriber_id },
+      { message: accepted, topic: topics.orderStatus, key: order_id },
+    ],
+  };
+}
