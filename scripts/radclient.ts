@@ -40,3 +40,15 @@ export function authenticate(username: string, password: string): Promise<Radius
     child.stdin?.end(`User-Name = ${quote(username)}\nUser-Password = ${quote(password)}\nNAS-IP-Address = 127.0.0.1\n`);
   });
 }
+
+/** A real Accounting-Start to FreeRADIUS (as the NAS sends when a session begins), so radacct holds the open session. */
+export function accountingStart(username: string, sessionId: string, framedIp: string, nasIp = "127.0.0.1"): Promise<void> {
+  const acct = radiusServer.address.replace(/:(\d+)$/, (_m, p: string) => `:${Number(p) + 1}`);
+  const input = [`User-Name = ${quote(username)}`, "Acct-Status-Type = Start", `Acct-Session-Id = ${quote(sessionId)}`, `NAS-IP-Address = ${nasIp}`, `Framed-IP-Address = ${framedIp}`].join("\n");
+  return new Promise((resolve, reject) => {
+    const child = execFile("radclient", ["-t", "3", "-r", "2", acct, "acct", radiusServer.secret], { timeout: 15_000 }, (err, stdout) =>
+      err ? reject(new Error(`Accounting-Start failed: ${String(err)}\n${stdout}`)) : resolve(),
+    );
+    child.stdin?.end(`${input}\n`);
+  });
+}

@@ -1,0 +1,47 @@
+// A simulated NAS (a BNG) on a loopback UDP port, for the demo and the tests: decodes RFC 5176 Disconnect / CoA requests with the `radius`
+// package and answers ACK, NAK with an Error-Cause, or nothing.
+import dgram from "node:dgram";
+import radius from "radius";
+
+radius.add_dictionary("/usr/share/freeradius/dictionary.mikrotik");
+
+export interface Received {
+  readonly code: string;
+  readonly attributes: Record<string, unknown>;
+}
+
+export type Answer = { kind: "ack" } | { kind: "nak"; errorCause: number } | { kind: "silent" };
+
+export async function startFakeNas(secret: string) {
+  const socket = dgram.createSocket("udp4");
+  const received: Received[] = [];
+  let answer: Answer = { kind: "ack" };
+  socket.on("message", (msg, rinfo) => {
+    const packet = radius.decode({ packet: msg, secret });
+    const { "Vendor-Specific": vendor, ...standard } = packet.attributes as Record<string, unknown>;
+    received.push({ code: packet.code, attributes: { ...standard, ...(vendor as Record<string, unknown> | undefined) } });
+    if (answer.kind === "silent") return;
+    const code = `${packet.code === "Disconnect-Request" ? "Disconnect" : "CoA"}-${answer.kind === "ack" ? "ACK" : "NAK"}`;
+    const attributes: [string, number][] = answer.kind === "nak" ? [["Error-Cause", answer.errorCause]] : [];
+    socket.send(radius.encode_response({ packet, code, secret, attributes }), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  return {
+    port: socket.address().port,
+    received,
+    answer: (a: Answer) => {
+      answer = a;
+    },
+    /** Waits for `count` packets of `code` for `username`. */
+    async receivedFor(username: string, code: string, count = 1): Promise<Received[]> {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const got = received.filter((r) => r.code === code && r.attributes["User-Name"] === username);
+        if (got.length >= count) return got;
+        if (Date.now() > deadline) throw new Error(`NAS did not receive ${count} ${code} for ${username}: ${JSON.stringify(received)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
