@@ -6,8 +6,11 @@ import { mkdirSync, createWriteStream } from "node:fs";
 import type { Message } from "../schemas/generated/events.js";
 import { loadConfig } from "../shared/config.js";
 import { topics } from "../shared/topics.js";
-import { connectCrm, provisionOrder, type ProvisionOrder } from "./crm.js";
-import { authenticate } from "./radclient.js";
+import { connectCrm, lifecycleOrder, provisionOrder, type Crm, type ProvisionOrder } from "./crm.js";
+import { accountingStart, authenticate } from "./radclient.js";
+import { startFakeNas } from "./simulated-nas.js";
+import { addNas } from "../services/radius/store/store.js";
+import { connect } from "../shared/db.js";
 import { servicePorts, startServices, type ServiceName } from "./run-services.js";
 import { setupTenants } from "./tenant-setup.js";
 import { Kafka, logLevel } from "kafkajs";
@@ -110,6 +113,7 @@ async function main(): Promise<void> {
 
     const statuses = await statusReader();
     const crm = await connectCrm();
+    const provisioned: { subscriberId: string; username: string; password: string; ip: string }[] = [];
     for (const c of customers) {
       lines.title(`Order ${c.order.order_id}: ${c.label}`);
       const started = Date.now();
@@ -128,17 +132,59 @@ async function main(): Promise<void> {
       if (outcome.type === "OrderCompleted" && c.order.connection_type === "ftth") {
         const creds = await getJson<{ username: string; password: string }>("radius", `/tenants/${tenant}/subscribers/${subscriberId}/radius-credentials`, { method: "POST" });
         const answer = await authenticate(creds.username, creds.password);
+        provisioned.push({ subscriberId, username: creds.username, password: creds.password, ip: answer.attributes["Framed-IP-Address"] ?? "" });
         lines.kv("FreeRADIUS", `${answer.code} for ${creds.username}`);
         for (const [k, v] of Object.entries(answer.attributes)) console.log(`    ${k} = ${v}`);
       }
       lines.kv("trace", `npm run trace -- ${subscriberId}`);
     }
+    const first = provisioned[0];
+    if (first) await lifecycle(crm, statuses, first);
     await crm.close();
     await statuses.stop();
   } finally {
     lines.title("Stopping the services (the stack keeps running: bash infra/stack.sh down)");
     await running.stop();
     log.end();
+  }
+}
+
+/** Suspend, resume, plan change and terminate of one subscriber, with a simulated BNG answering RFC 5176. */
+async function lifecycle(
+  crm: Crm,
+  statuses: Awaited<ReturnType<typeof statusReader>>,
+  sub: { subscriberId: string; username: string; password: string; ip: string },
+): Promise<void> {
+  const nasSecret = randomBytes(12).toString("hex");
+  const nas = await startFakeNas(nasSecret);
+  const { sql, db } = connect(config.DATABASE_URL, { application: "demo" });
+  try {
+    await addNas(db, { tenantId: tenant, nasId: "bng-1", address: "127.0.0.1", coaPort: nas.port, secret: nasSecret });
+    lines.title(`Lifecycle of ${sub.subscriberId} (${sub.username}); a simulated BNG bng-1 answers Disconnect / CoA on 127.0.0.1:${nas.port}`);
+    await accountingStart(sub.username, `demo-${tenant}`, sub.ip);
+    lines.kv("session", `Accounting-Start from bng-1: ${sub.username} online with ${sub.ip}`);
+    const step = async (label: string, message: Parameters<Crm["place"]>[0]) => {
+      const started = Date.now();
+      await crm.place(message);
+      const outcome = await statuses.outcome(message.meta.correlation_id);
+      const auth = await authenticate(sub.username, sub.password);
+      const rate = auth.attributes["Mikrotik-Rate-Limit"];
+      lines.kv(label, `${outcome.type} after ${Date.now() - started} ms; FreeRADIUS now: ${auth.code}${rate ? ` (rate ${rate})` : ""}`);
+    };
+    const id = sub.subscriberId;
+    await step("suspend", lifecycleOrder(tenant, "SuspendOrderPlaced", { order_id: `${tenant}-sus`, subscriber_id: id, reason: "non-payment" }));
+    await step("suspend again", lifecycleOrder(tenant, "SuspendOrderPlaced", { order_id: `${tenant}-sus2`, subscriber_id: id, reason: null }));
+    await step("resume", lifecycleOrder(tenant, "ResumeOrderPlaced", { order_id: `${tenant}-res`, subscriber_id: id }));
+    await step("plan change", lifecycleOrder(tenant, "ModifyOrderPlaced", { order_id: `${tenant}-mod`, subscriber_id: id, service_plan_id: "business-1000", bandwidth_mbps: null, effective_date: null }));
+    await step("terminate", lifecycleOrder(tenant, "TerminateOrderPlaced", { order_id: `${tenant}-ter`, subscriber_id: id, reason: "moved away" }));
+    lines.kv("bng-1 received", nas.received.map((r) => r.code).join(", "));
+    const doc = await documentSettled(id, "terminated");
+    console.log("  timeline:");
+    for (const t of doc.timeline) console.log(`    ${new Date(t.at).toISOString().slice(11, 23)}  ${t.event_type.padEnd(33)} ${t.summary}`);
+    lines.kv("trace", `npm run trace -- ${id}`);
+  } finally {
+    await sql.end();
+    await nas.close();
   }
 }
 
