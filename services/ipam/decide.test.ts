@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { EventData, EventName, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
 import type { EventContext } from "../../shared/messages.js";
 import { allocated, choosePool, evolve, familiesFor, initialState, planAllocation, planRelease, released, type Held, type IpamState, type PoolInfo } from "./decide.js";
+import { network as storyNetwork } from "../../test/support/story.js";
 
 const ctx: EventContext = { producer: "ipam", now: () => 1_700_000_000_000, newId: () => "evt-out" };
 let seq = 0;
@@ -12,24 +13,7 @@ const msg = <K extends EventName>(type: K, data: EventData<K>): Message<K> =>
     data,
   }) as Message<K>;
 
-const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => ({
-  service_vlan: 100,
-  inner_vlan: null,
-  qinq_enabled: false,
-  vlan_pool: null,
-  circuit_id: null,
-  remote_id: null,
-  option82_policy: "log",
-  static_ipv4: null,
-  static_ipv6: null,
-  delegated_ipv6_prefix: null,
-  ipv6_pd_size: null,
-  ipv6_assignment_mode: "none",
-  ipv4_pool: null,
-  ipv6_pool: null,
-  ipv6_pd_pool: null,
-  ...over,
-});
+const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => storyNetwork({ inner_vlan: null, qinq_enabled: false, ...over });
 
 const pool = (over: Partial<PoolInfo>): PoolInfo => ({ id: "p", name: "p", family: "ipv4", cidr: "100.64.0.0/22", gateway: "100.64.0.1", delegatedLength: null, isDefault: false, ...over });
 const v4 = pool({ id: "v4", name: "v4", isDefault: true });

@@ -4,6 +4,7 @@ import type { EventData, EventName, FiberIpAssignment, FiberNetworkConfig, Messa
 import { PoisonMessageError } from "../../shared/errors.js";
 import type { EventContext } from "../../shared/messages.js";
 import { evolveView, type SubscriberView } from "../../shared/subscriber-view.js";
+import { network as storyNetwork } from "../../test/support/story.js";
 import {
   decideAccount,
   decideCompensation,
@@ -25,24 +26,7 @@ const event = <K extends EventName>(type: K, data: EventData<K>, tenant = "acme"
     data,
   }) as Message<K>;
 
-const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => ({
-  service_vlan: 100,
-  inner_vlan: null,
-  qinq_enabled: false,
-  vlan_pool: null,
-  circuit_id: null,
-  remote_id: null,
-  option82_policy: "log",
-  static_ipv4: null,
-  static_ipv6: null,
-  delegated_ipv6_prefix: null,
-  ipv6_pd_size: null,
-  ipv6_assignment_mode: "none",
-  ipv4_pool: null,
-  ipv6_pool: null,
-  ipv6_pd_pool: null,
-  ...over,
-});
+const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => storyNetwork({ inner_vlan: null, qinq_enabled: false, ...over });
 const ips = (over: Partial<FiberIpAssignment> = {}): FiberIpAssignment => ({ ipv4: "10.0.1.100", ipv6: null, ipv6_prefix: null, source: "dynamic", ...over });
 
 const created = (net = network()) =>

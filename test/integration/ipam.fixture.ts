@@ -5,25 +5,9 @@ import type { Producer } from "kafkajs";
 import type { EventData, EventName, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
 import { topics } from "../../shared/topics.js";
 import { testCodec } from "../support/watch.js";
+import { network as storyNetwork } from "../support/story.js";
 
-export const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => ({
-  service_vlan: 100,
-  inner_vlan: null,
-  qinq_enabled: false,
-  vlan_pool: null,
-  circuit_id: null,
-  remote_id: null,
-  option82_policy: "log",
-  static_ipv4: null,
-  static_ipv6: null,
-  delegated_ipv6_prefix: null,
-  ipv6_pd_size: null,
-  ipv6_assignment_mode: "none",
-  ipv4_pool: null,
-  ipv6_pool: null,
-  ipv6_pd_pool: null,
-  ...over,
-});
+export const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => storyNetwork({ inner_vlan: null, qinq_enabled: false, ...over });
 
 export function event<K extends EventName>(tenantId: string, subscriberId: string, type: K, data: EventData<K>): Message<K> {
   return {

@@ -1,11 +1,12 @@
 // Lifecycle events for the olt and billing integration tests: the test plays the services
 // around them (subscriber, profile, radius), producing their facts onto the real topic.
 import { randomUUID } from "node:crypto";
-import type { EventData, EventName, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
+import type { EventData, EventName, Message } from "../../schemas/generated/events.js";
 import { topics } from "../../shared/topics.js";
 import { runId } from "../support/env.js";
 import { testKafka, waitUntil } from "../support/kafka.js";
 import { testCodec } from "../support/watch.js";
+import { network as storyNetwork } from "../support/story.js";
 
 export interface Ids {
   readonly tenant: string;
@@ -35,24 +36,7 @@ export function lifecycle<K extends EventName>(ids: Ids, type: K, data: EventDat
   } as Message<K>;
 }
 
-export const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => ({
-  service_vlan: 100,
-  inner_vlan: 1000,
-  qinq_enabled: true,
-  vlan_pool: null,
-  circuit_id: null,
-  remote_id: null,
-  option82_policy: "log",
-  static_ipv4: null,
-  static_ipv6: null,
-  delegated_ipv6_prefix: null,
-  ipv6_pd_size: null,
-  ipv6_assignment_mode: "none",
-  ipv4_pool: null,
-  ipv6_pool: null,
-  ipv6_pd_pool: null,
-  ...over,
-});
+export const network = storyNetwork;
 
 export const subscriberCreated = (ids: Ids, over: Partial<EventData<"SubscriberCreated">> = {}) =>
   lifecycle(

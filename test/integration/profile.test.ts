@@ -14,6 +14,7 @@ import { getBySubscriber, softDelete, upsertProfile, writebackIps } from "../../
 import { runId, testEnv } from "../support/env.js";
 import { testKafka } from "../support/kafka.js";
 import { testCodec, watch, type Watch } from "../support/watch.js";
+import { network as storyNetwork } from "../support/story.js";
 
 const run = runId();
 const tenant = `t-${run}`;
@@ -23,24 +24,7 @@ const producer = testKafka.producer();
 let service: RunningService;
 let lifecycle: Watch;
 
-const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => ({
-  service_vlan: 100,
-  inner_vlan: 1000,
-  qinq_enabled: true,
-  vlan_pool: "residential",
-  circuit_id: "OLT1/1/1/1:1",
-  remote_id: "FTTH-CPE-12345",
-  option82_policy: "log",
-  static_ipv4: null,
-  static_ipv6: null,
-  delegated_ipv6_prefix: null,
-  ipv6_pd_size: 56,
-  ipv6_assignment_mode: "dual_stack",
-  ipv4_pool: null,
-  ipv6_pool: null,
-  ipv6_pd_pool: null,
-  ...over,
-});
+const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => storyNetwork({ vlan_pool: "residential", circuit_id: "OLT1/1/1/1:1", remote_id: "FTTH-CPE-12345", ipv6_pd_size: 56, ipv6_assignment_mode: "dual_stack", ...over });
 
 function event<K extends EventName>(subscriberId: string, type: K, data: EventData<K>, tenantId = tenant): Message<K> {
   return {

@@ -1,11 +1,8 @@
 // The radius service through suspend, resume, plan change and termination on the real stack:
 // Kafka, the registry, PostgreSQL, the real FreeRADIUS (auth and accounting), and a fake NAS on a
 // loopback UDP port that answers Disconnect / CoA requests with ACK, NAK or silence.
-import { execFile } from "node:child_process";
-import dgram from "node:dgram";
 import fs from "node:fs";
 import { and, eq } from "drizzle-orm";
-import radius from "radius";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventData, EventName, FiberIpAssignment, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
 import { connect } from "../../shared/db.js";
@@ -14,12 +11,13 @@ import { topics } from "../../shared/topics.js";
 import { definition } from "../../services/radius/service.js";
 import { accounts, coaRequests, radcheck, radusergroup } from "../../services/radius/store/schema.js";
 import { addNas, listNas, setPlan, setPolicy } from "../../services/radius/store/store.js";
-import { authenticate } from "../../scripts/radclient.js";
+import { accountingStart as radiusAccountingStart, authenticate } from "../../scripts/radclient.js";
+import { startFakeNas, type Received } from "../../scripts/simulated-nas.js";
 import { runId, testEnv } from "../support/env.js";
 import { testKafka } from "../support/kafka.js";
 import { testCodec, watch, type Watch } from "../support/watch.js";
+import { network as storyNetwork } from "../support/story.js";
 
-radius.add_dictionary("/usr/share/freeradius/dictionary.mikrotik");
 
 const run = runId();
 const tenant = `t-${run}`;
@@ -45,55 +43,15 @@ fs.writeSync = ((fd: number, data: unknown, ...rest: unknown[]) => {
   return (writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
 }) as typeof fs.writeSync;
 
-// ---- a fake NAS --------------------------------------------------------------------------------
+// ---- a fake NAS (scripts/simulated-nas.ts) ------------------------------------------------------
 
-interface Received {
-  readonly code: string;
-  readonly attributes: Record<string, unknown>;
-}
-const nas = dgram.createSocket("udp4");
-const received: Received[] = [];
-let answer: { kind: "ack" } | { kind: "nak"; errorCause: number } | { kind: "silent" } = { kind: "ack" };
-nas.on("message", (msg, rinfo) => {
-  const packet = radius.decode({ packet: msg, secret: nasSecret });
-  const { "Vendor-Specific": vendor, ...standard } = packet.attributes as Record<string, unknown>;
-  received.push({ code: packet.code, attributes: { ...standard, ...(vendor as Record<string, unknown> | undefined) } });
-  if (answer.kind === "silent") return;
-  const base = packet.code === "Disconnect-Request" ? "Disconnect" : "CoA";
-  const code = `${base}-${answer.kind === "ack" ? "ACK" : "NAK"}`;
-  const attributes: [string, number][] = answer.kind === "nak" ? [["Error-Cause", answer.errorCause]] : [];
-  nas.send(radius.encode_response({ packet, code, secret: nasSecret, attributes }), rinfo.port, rinfo.address);
-});
-const receivedFor = async (username: string, code: string, count = 1): Promise<Received[]> => {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const got = received.filter((r) => r.code === code && r.attributes["User-Name"] === username);
-    if (got.length >= count) return got;
-    if (Date.now() > deadline) throw new Error(`NAS did not receive ${count} ${code} for ${username}: ${JSON.stringify(received)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+let nas: Awaited<ReturnType<typeof startFakeNas>>;
+const received = (): readonly Received[] => nas.received;
+const receivedFor = (username: string, code: string, count = 1) => nas.receivedFor(username, code, count);
 
 // ---- events ------------------------------------------------------------------------------------
 
-const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => ({
-  service_vlan: 100,
-  inner_vlan: 1000,
-  qinq_enabled: true,
-  vlan_pool: null,
-  circuit_id: null,
-  remote_id: null,
-  option82_policy: "log",
-  static_ipv4: null,
-  static_ipv6: null,
-  delegated_ipv6_prefix: null,
-  ipv6_pd_size: null,
-  ipv6_assignment_mode: "dual_stack",
-  ipv4_pool: null,
-  ipv6_pool: null,
-  ipv6_pd_pool: null,
-  ...over,
-});
+const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => storyNetwork({ ipv6_assignment_mode: "dual_stack", ...over });
 
 interface Sub {
   readonly id: string;
@@ -157,21 +115,7 @@ async function provision(sub: Sub): Promise<string> {
 }
 
 /** A real Accounting-Start to FreeRADIUS, so radacct holds the open session. */
-function accountingStart(sub: Sub): Promise<void> {
-  const input = [
-    `User-Name = "${sub.username}"`,
-    "Acct-Status-Type = Start",
-    `Acct-Session-Id = "sess-${sub.id}"`,
-    "NAS-IP-Address = 127.0.0.1",
-    `Framed-IP-Address = ${sub.ip}`,
-  ].join("\n");
-  return new Promise((resolve, reject) => {
-    const child = execFile("radclient", ["-t", "3", "-r", "2", "127.0.0.1:18121", "acct", "testing123"], { timeout: 15_000 }, (err) =>
-      err ? reject(err) : resolve(),
-    );
-    child.stdin?.end(`${input}\n`);
-  });
-}
+const accountingStart = (sub: Sub): Promise<void> => radiusAccountingStart(sub.username, `sess-${sub.id}`, sub.ip);
 
 const coaCompleted = async (sub: Sub, kind: string, count = 1) =>
   (await lifecycle.waitFor(sub.id, (ms) => ms.filter((m) => m.type === "RadiusCoaCompleted" && m.data.kind === kind).length >= count)).filter(
@@ -183,8 +127,8 @@ const coaRows = (sub: Sub) => db.select().from(coaRequests).where(and(eq(coaRequ
 // ---- the tests ---------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => nas.bind(0, "127.0.0.1", resolve));
-  const port = nas.address().port;
+  nas = await startFakeNas(nasSecret);
+  const port = nas.port;
   await producer.connect();
   lifecycle = await watch(topics.lifecycle);
   service = await runService(definition(), { ...testEnv, LOG_LEVEL: "info", COA_TIMEOUT_MS: "300", COA_ATTEMPTS: "3", COA_POLL_MS: "500" });
@@ -201,7 +145,7 @@ afterAll(async () => {
   await lifecycle?.stop();
   await producer.disconnect();
   await sql.end();
-  nas.close();
+  await nas?.close();
   fs.write = write;
   fs.writeSync = writeSync;
 });
@@ -265,7 +209,7 @@ describe("radius lifecycle", () => {
   });
 
   it("a NAK is recorded with its Error-Cause, and the account is suspended anyway", async () => {
-    answer = { kind: "nak", errorCause: 503 };
+    nas.answer({ kind: "nak", errorCause: 503 });
     await publish(suspendRequested(a));
     const [, nak] = await coaCompleted(a, "disconnect", 2);
     expect(nak?.data).toMatchObject({ outcome: "nak", error_cause: 503, attempts: 1, nas_id: "nas-1" });
@@ -273,22 +217,22 @@ describe("radius lifecycle", () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ errorCause: 503, attempts: 1, kind: "disconnect" });
     expect((await authenticate(a.username, password)).code).toBe("Access-Reject");
-    answer = { kind: "ack" };
+    nas.answer({ kind: "ack" });
     await publish(resumeRequested(a));
     await lifecycle.waitFor(a.id, (ms) => ms.filter((m) => m.type === "RadiusAccountResumed").length >= 2);
   });
 
   it("a silent NAS is recorded as timeout after the bounded attempts, and the account is suspended anyway", async () => {
-    answer = { kind: "silent" };
-    const before = received.length;
+    nas.answer({ kind: "silent" });
+    const before = received().length;
     await publish(suspendRequested(a));
     await lifecycle.waitFor(a.id, (ms) => ms.filter((m) => m.type === "RadiusAccountSuspended").length >= 3);
     expect((await authenticate(a.username, password)).code).toBe("Access-Reject"); // before the NAS question is settled
     const [, , timeout] = await coaCompleted(a, "disconnect", 3);
     expect(timeout?.data).toMatchObject({ outcome: "timeout", error_cause: null, attempts: 3 });
-    expect(received.length - before).toBe(3);
+    expect(received().length - before).toBe(3);
     expect((await coaRows(a)).filter((r) => r.status === "timeout")).toHaveLength(1);
-    answer = { kind: "ack" };
+    nas.answer({ kind: "ack" });
   });
 
   it("terminate: the account is deleted (Access-Reject) and the session gets a Disconnect-Request", async () => {
@@ -348,7 +292,7 @@ describe("radius lifecycle", () => {
     const [done] = await coaCompleted(quiet, "disconnect");
     expect(done?.data).toEqual({ username: quiet.username, kind: "disconnect", nas_id: null, outcome: "no_session", error_cause: null, attempts: 0 });
     expect(await coaRows(quiet)).toMatchObject([{ status: "no_session", nasId: null, attempts: 0 }]);
-    expect(received.filter((r) => r.attributes["User-Name"] === quiet.username)).toHaveLength(0);
+    expect(received().filter((r) => r.attributes["User-Name"] === quiet.username)).toHaveLength(0);
     const [account] = await db.select().from(accounts).where(and(eq(accounts.tenantId, tenant), eq(accounts.subscriberId, quiet.id)));
     expect(account).toMatchObject({ status: "suspended", suspendMode: "reject" });
   });

@@ -14,6 +14,7 @@ import { authenticate } from "../../scripts/radclient.js";
 import { runId, testEnv } from "../support/env.js";
 import { collector, header, testKafka, waitUntil } from "../support/kafka.js";
 import { testCodec, watch, type Watch } from "../support/watch.js";
+import { network as storyNetwork } from "../support/story.js";
 
 const run = runId();
 const tenant = `t-${run}`;
@@ -42,24 +43,7 @@ fs.writeSync = ((fd: number, data: unknown, ...rest: unknown[]) => {
 
 // ---- events ----------------------------------------------------------------------------------
 
-const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => ({
-  service_vlan: null,
-  inner_vlan: null,
-  qinq_enabled: false,
-  vlan_pool: null,
-  circuit_id: null,
-  remote_id: null,
-  option82_policy: "log",
-  static_ipv4: null,
-  static_ipv6: null,
-  delegated_ipv6_prefix: null,
-  ipv6_pd_size: null,
-  ipv6_assignment_mode: "none",
-  ipv4_pool: null,
-  ipv6_pool: null,
-  ipv6_pd_pool: null,
-  ...over,
-});
+const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => storyNetwork({ service_vlan: null, inner_vlan: null, qinq_enabled: false, ...over });
 
 interface Sub {
   readonly id: string;
