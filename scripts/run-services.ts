@@ -29,7 +29,9 @@ export function startServices(names: readonly ServiceName[], env: Record<string,
   for (const name of names) {
     const entry = `services/${name}/main.ts`;
     if (!existsSync(`${root}${entry}`)) continue;
-    const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    // SERVICE_NODE_ARGS: extra node flags for every service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const extra = (process.env.SERVICE_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const child = spawn(process.execPath, [...extra, "--import", "tsx", entry], {
       cwd: root,
       env: { ...process.env, HTTP_PORT: String(servicePorts[name]), ...env },
       stdio: ["ignore", "pipe", "pipe"],
