@@ -7,7 +7,7 @@ import type avro from "avsc";
 import { TimeoutMiddleware } from "mappersmith/middleware/timeout";
 import type { Catalog, EventSchema } from "../schemas/catalog.js";
 import type { EventName, Message } from "../schemas/generated/events.js";
-import { PoisonMessageError } from "./errors.js";
+import { DependencyUnavailable, PoisonMessageError } from "./errors.js";
 
 /** FULL_TRANSITIVE: see docs/events.md for why. */
 export const compatibilityLevel = COMPATIBILITY.FULL_TRANSITIVE;
@@ -79,7 +79,7 @@ export function createCodec(registryUrl: string, catalog: Catalog): Codec {
     } catch (err) {
       const status = statusOf(err);
       if (status === 404) throw new PoisonMessageError("unknown-schema-id", `schema id ${schemaId} is not in the registry`);
-      throw err; // registry unreachable: transient, the runner retries
+      throw new DependencyUnavailable("schema registry", err); // transient: the runner pauses and retries
     }
     const event = writer.name ? catalog.byFullName.get(writer.name) : undefined;
     if (!event) {

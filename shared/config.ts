@@ -37,6 +37,7 @@ export const baseConfigSchema = z.object({
   HANDLER_BACKOFF_MAX_MS: int(1, 600_000).default(30_000),
   /** Fallback interval at which the outbox relay looks for unpublished rows. */
   OUTBOX_POLL_MS: int(10, 60_000).default(1_000),
+  CONSUMER_MAX_BATCH: int(1, 10_000).default(500),
   /** How long the group waits for a silent consumer (a crashed process) before giving its partitions away. */
   KAFKA_SESSION_TIMEOUT_MS: int(6_000, 300_000).default(30_000),
   /** Suffix for consumer group ids, so a test run can use fresh groups. */

@@ -1,22 +1,43 @@
-// The consumer runner: subscribe, decode through the registry, dispatch by record type, skip
-// the types a service does not react to, retry transient errors with capped backoff, and send
-// poison to the service's DLQ with its reason and origin; then go on with the next message.
-import type { Consumer, EachMessagePayload, Kafka, KafkaMessage, Producer } from "kafkajs";
-import type { EventName, Message } from "../schemas/generated/events.js";
+// The consumer runner: subscribe, and for each fetched batch of a partition decode every message
+// through the registry, check it belongs on the topic it came on, send poison to the service's
+// DLQ with its reason and origin, skip the record types the service does not react to, and hand
+// the rest to the service's BatchReactor as one unit of work (one PostgreSQL transaction, see
+// outbox.ts). Offsets are resolved and committed after that unit commits. Partitions are
+// processed concurrently, each in its own order.
+//
+// The error split (errors.ts):
+// - poison (undecodable, unknown, invalid, wrong topic): to the DLQ at once; the rest of the
+//   batch goes on without it;
+// - transient (a dependency is away): the partition is paused and retried with capped backoff
+//   until it succeeds, however long that takes; /readyz reports the service as degraded;
+// - anything else: retried the same way, but a message that fails HANDLER_MAX_ATTEMPTS times
+//   goes to the DLQ as retries-exhausted.
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
+import { eventTopics, type EventName, type Message } from "../schemas/generated/events.js";
 import type { Codec } from "./codec.js";
-import { isPoison, PoisonMessageError } from "./errors.js";
+import { isPoison, isTransient, ItemFailure, PoisonMessageError } from "./errors.js";
 import { headersToStrings } from "./kafka.js";
 import { forEvent, type Logger } from "./logger.js";
 import type { Delivery } from "./outbox.js";
 
-export type Handler<K extends EventName = EventName> = (
-  message: Message<K>,
-  delivery: Delivery,
-  log: Logger,
-) => Promise<void>;
+/** One decoded message of a batch, as a reactor sees it. */
+export interface Incoming {
+  readonly message: Message;
+  readonly delivery: Delivery;
+  /** A logger carrying the event's ids; built on first use. */
+  readonly log: Logger;
+}
 
-/** The events a service reacts to, each with its handler; every other type is skipped. */
-export type Handlers = { readonly [K in EventName]?: Handler<K> };
+/**
+ * How a service reacts to the messages of one partition batch. `run` is given only the types it
+ * `accepts`, in partition order; the runtime wraps it in the unit of work (inbox, outbox, one
+ * transaction). An error while handling one item should be thrown as ItemFailure(index, cause),
+ * so a poison item can be dead-lettered alone.
+ */
+export interface BatchReactor {
+  accepts(type: EventName, topic: string): boolean;
+  run(items: readonly Incoming[]): Promise<void>;
+}
 
 export interface RetryPolicy {
   readonly maxAttempts: number;
@@ -33,15 +54,21 @@ export interface ConsumerOptions {
   readonly topics: readonly string[];
   readonly dlqTopic: string;
   readonly service: string;
-  readonly handlers: Handlers;
+  readonly reactor: BatchReactor;
   readonly retry: RetryPolicy;
+  /** Most messages handed to one unit of work. */
+  readonly maxBatch?: number;
   readonly fromBeginning?: boolean;
   readonly sessionTimeoutMs?: number;
+  /** Topics outside the contract (tests) take any record type; contract topics only their own. */
+  readonly contractTopics?: ReadonlySet<string>;
 }
 
 export interface RunningConsumer {
   readonly consumer: Consumer;
   readonly isReady: () => boolean;
+  /** Partitions waiting for a dependency that is away (PostgreSQL, the registry, Kafka). */
+  readonly degraded: () => readonly string[];
   stop(): Promise<void>;
 }
 
@@ -69,17 +96,56 @@ export function dlqHeaders(
   };
 }
 
+/** The record type must belong on the topic it arrived on: a forged fact on the wrong topic is poison. */
+export function checkTopic(message: Message, topic: string, contractTopics: ReadonlySet<string>): void {
+  if (!contractTopics.has(topic)) return;
+  const home = eventTopics[message.type];
+  if (home !== topic) throw new PoisonMessageError("wrong-topic", `${message.type} belongs on ${home}, not on ${topic}`);
+}
+
+const lazyLog = (base: Logger, message: Message): Logger => {
+  let log: Logger | undefined;
+  return new Proxy({} as Logger, {
+    get(_t, prop) {
+      log ??= forEvent(base, message.meta).child({ event_type: message.type });
+      const v = (log as unknown as Record<string | symbol, unknown>)[prop];
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(log) : v;
+    },
+  });
+};
+
+/** A query error carries the whole statement and its parameters (events, personal data): log the database's error. */
+const forLog = (err: unknown): unknown => (err instanceof Error && err.name === "DrizzleQueryError" && err.cause ? err.cause : err);
+
+/** Thrown by runChunk once the failure is recorded in `failing`: the partition pauses. */
+class RetryLater {
+  constructor(readonly cause: unknown) {}
+}
+
+interface Pending {
+  readonly raw: KafkaMessage;
+  readonly item: Incoming | null; // null: skipped (a type the service does not react to)
+}
+
 export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
-  const { kafka, producer, codec, service, retry } = opts;
+  const { kafka, producer, codec, service, retry, reactor } = opts;
+  const maxBatch = opts.maxBatch ?? 500;
+  const contractTopics = opts.contractTopics ?? new Set(Object.values(eventTopics));
   const log = opts.logger.child({ component: "consumer", group: opts.groupId });
+  const sessionTimeout = opts.sessionTimeoutMs ?? 30_000;
   const consumer = kafka.consumer({
     groupId: opts.groupId,
     allowAutoTopicCreation: false,
-    sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
-    heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+    sessionTimeout,
+    heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+    maxWaitTimeInMs: 1_000,
   });
   let ready = false;
   let stopping = false;
+  /** Per partition: attempts of the message that keeps failing, and whether it is waiting on a dependency. */
+  const failing = new Map<string, { offset: string; attempts: number; transient: boolean; single?: boolean }>();
+  const resumeTimers = new Set<NodeJS.Timeout>();
+
   consumer.on(consumer.events.GROUP_JOIN, () => {
     ready = true;
   });
@@ -88,78 +154,152 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     log.error({ err: e.payload.error, restart: e.payload.restart }, "consumer crashed");
   });
 
-  async function toDlq(payload: EachMessagePayload, err: PoisonMessageError, attempts: number): Promise<void> {
-    const { topic, partition, message } = payload;
+  async function toDlq(topic: string, partition: number, message: KafkaMessage, err: PoisonMessageError, attempts: number): Promise<void> {
     await producer.send({
       topic: opts.dlqTopic,
       acks: -1,
-      messages: [
-        {
-          key: message.key,
-          value: message.value,
-          headers: dlqHeaders({ topic, partition, message }, err, service, attempts),
-        },
-      ],
+      messages: [{ key: message.key, value: message.value, headers: dlqHeaders({ topic, partition, message }, err, service, attempts) }],
     });
-    log.warn(
-      { code: err.code, reason: err.message, topic, partition, offset: message.offset, dlq: opts.dlqTopic },
-      "message sent to the dead letter topic",
-    );
+    log.warn({ code: err.code, reason: err.message, topic, partition, offset: message.offset, dlq: opts.dlqTopic }, "message sent to the dead letter topic");
   }
 
-  async function eachMessage(payload: EachMessagePayload): Promise<void> {
-    const { topic, partition, message } = payload;
-    const delivery: Delivery = { topic, partition, offset: message.offset, headers: headersToStrings(message.headers) };
-    let decoded: Message;
-    for (let attempt = 1; ; attempt++) {
+  /** Decodes one message; poison goes to the DLQ and yields null. A registry that is away throws (transient). */
+  async function decode(topic: string, partition: number, raw: KafkaMessage): Promise<Pending | null> {
+    let message: Message;
+    try {
+      message = (await codec.decode(raw.value)).message;
+      checkTopic(message, topic, contractTopics);
+    } catch (err) {
+      if (!isPoison(err)) throw err;
+      await toDlq(topic, partition, raw, err, 1);
+      return null;
+    }
+    if (!reactor.accepts(message.type, topic)) return { raw, item: null };
+    const delivery: Delivery = { topic, partition, offset: raw.offset, headers: headersToStrings(raw.headers) };
+    return { raw, item: { message, delivery, log: lazyLog(log, message) } };
+  }
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, pause, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    const key = `${topic}:${partition}`;
+    let messages = batch.messages;
+    while (messages.length > 0 && isRunning() && !isStale() && !stopping) {
+      const chunk = messages.slice(0, failing.get(key)?.single ? 1 : maxBatch);
       try {
-        decoded = (await codec.decode(message.value)).message;
-        break;
+        const pending: Pending[] = [];
+        for (const raw of chunk) {
+          const p = await decode(topic, partition, raw);
+          if (p) pending.push(p);
+        }
+        await runChunk(topic, partition, key, pending);
       } catch (err) {
-        if (isPoison(err)) return toDlq(payload, err, attempt);
-        if (stopping || attempt >= retry.maxAttempts) throw err; // registry down: not committed, redelivered later
-        log.warn({ err, attempt }, "decode failed, retrying");
-        await new Promise((r) => setTimeout(r, backoffMs(attempt, retry)));
-        await payload.heartbeat();
+        // Not handled by dead-lettering: pause this partition (others go on) and come back to the
+        // first message not yet resolved after a backoff. kafkajs fetches from the resolved offset.
+        if (!(err instanceof RetryLater)) {
+          // Decoding failed for a reason other than poison: the registry is away.
+          failing.set(key, { offset: "", attempts: (failing.get(key)?.attempts ?? 0) + 1, transient: isTransient(err) });
+        }
+        const state = failing.get(key);
+        const attempts = state?.attempts ?? 1;
+        const transient = state?.transient ?? false;
+        const cause = err instanceof RetryLater ? err.cause : err;
+        const wait = backoffMs(Math.min(attempts, 20), retry);
+        (transient ? log.warn : log.error).call(
+          log,
+          { err: forLog(cause), topic, partition, attempts, transient, retry_in_ms: wait },
+          transient ? "a dependency is unavailable: partition paused, retrying" : "batch failed: partition paused, retrying",
+        );
+        if (stopping) return;
+        const resume = pause();
+        const timer = setTimeout(() => {
+          resumeTimers.delete(timer);
+          resume();
+        }, wait);
+        resumeTimers.add(timer);
+        return;
       }
+      const last = chunk.at(-1);
+      if (last) resolveOffset(last.offset);
+      await payload.commitOffsetsIfNecessary();
+      await heartbeat();
+      messages = messages.slice(chunk.length);
     }
-    const handler = opts.handlers[decoded.type] as Handler | undefined;
-    const elog = forEvent(log, decoded.meta).child({ event_type: decoded.type });
-    if (!handler) {
-      elog.debug("event type not handled by this service, skipped");
-      return;
-    }
-    for (let attempt = 1; ; attempt++) {
+  }
+
+  /**
+   * Runs the reactor over one chunk. Poison raised for one item sends that item to the DLQ and
+   * runs the chunk again without it; an unknown error for one item is counted against that item
+   * and, once it reaches the bound, dead-letters it. Anything else propagates (the partition pauses).
+   */
+  async function runChunk(topic: string, partition: number, key: string, pending: Pending[]): Promise<void> {
+    let items = pending.flatMap((p) => (p.item ? [{ item: p.item, raw: p.raw }] : []));
+    for (;;) {
+      if (items.length === 0) {
+        failing.delete(key);
+        return;
+      }
       try {
-        await handler(decoded, delivery, elog);
+        await reactor.run(items.map((i) => i.item));
+        failing.delete(key);
         return;
       } catch (err) {
-        if (isPoison(err)) return toDlq(payload, err, attempt);
-        if (attempt >= retry.maxAttempts) {
-          elog.error({ err, attempt }, "handler failed, retries exhausted");
-          return toDlq(payload, new PoisonMessageError("retries-exhausted", `handler failed ${attempt} times: ${String(err)}`), attempt);
+        const index = err instanceof ItemFailure ? err.index : null;
+        const cause = err instanceof ItemFailure ? err.cause : err;
+        // A failure no item owns, with one item left: that item is the culprit.
+        const at = index ?? (items.length === 1 ? 0 : null);
+        const culprit = at !== null ? items[at] : undefined;
+        if (culprit && isPoison(cause)) {
+          await toDlq(topic, partition, culprit.raw, cause, 1);
+          items = items.filter((_, i) => i !== at);
+          continue;
         }
-        // Shutting down: leave the offset uncommitted; the next owner of the partition retries.
-        if (stopping) throw err;
-        const wait = backoffMs(attempt, retry);
-        elog.warn({ err, attempt, retry_in_ms: wait }, "handler failed, retrying");
-        await new Promise((r) => setTimeout(r, wait));
-        await payload.heartbeat();
+        if (isTransient(cause)) {
+          failing.set(key, { offset: culprit?.raw.offset ?? "", attempts: (failing.get(key)?.attempts ?? 0) + 1, transient: true });
+          throw new RetryLater(cause);
+        }
+        if (!culprit) {
+          // Nobody to blame yet: after the bound, the partition goes on one message at a time
+          // until the message that fails alone is found (and dead-lettered like any other).
+          const attempts = (failing.get(key)?.attempts ?? 0) + 1;
+          failing.set(key, { offset: "", attempts, transient: false, single: attempts >= retry.maxAttempts });
+          throw new RetryLater(cause);
+        }
+        const before = failing.get(key);
+        const attempts = before && before.offset === culprit.raw.offset ? before.attempts + 1 : 1;
+        if (attempts >= retry.maxAttempts) {
+          culprit.item.log.error({ err: forLog(cause), attempts }, "handler failed, retries exhausted");
+          await toDlq(topic, partition, culprit.raw, new PoisonMessageError("retries-exhausted", `handler failed ${attempts} times: ${String(forLog(cause))}`), attempts);
+          failing.delete(key);
+          items = items.filter((_, i) => i !== at);
+          continue;
+        }
+        failing.set(key, { offset: culprit.raw.offset, attempts, transient: false });
+        throw new RetryLater(cause);
       }
     }
   }
 
   await consumer.connect();
   for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning ?? true });
-  await consumer.run({ autoCommit: true, partitionsConsumedConcurrently: 1, eachMessage });
-  log.info({ topics: opts.topics, handles: Object.keys(opts.handlers) }, "consumer started");
+  await consumer.run({
+    autoCommit: true,
+    autoCommitInterval: 1_000,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 16,
+    eachBatch,
+  });
+  log.info({ topics: opts.topics }, "consumer started");
 
   return {
     consumer,
     isReady: () => ready,
+    degraded: () => [...failing].filter(([, s]) => s.transient).map(([k]) => k),
     async stop() {
       stopping = true;
-      // disconnect() waits for the message in hand to finish and commits its offset.
+      for (const t of resumeTimers) clearTimeout(t);
+      resumeTimers.clear();
+      // disconnect() waits for the batches in hand to finish and commits their offsets.
       await consumer.disconnect();
       ready = false;
     },

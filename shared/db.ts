@@ -10,7 +10,7 @@ export type { Sql };
 
 export function connect(url: string, options: { max?: number; application?: string } = {}): { sql: Sql; db: Db } {
   const sql = postgres(url, {
-    max: options.max ?? 5,
+    max: options.max ?? 8,
     onnotice: () => {},
     connection: { application_name: options.application ?? "fiber" },
   });

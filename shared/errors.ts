@@ -13,6 +13,7 @@ export type PoisonCode =
   | "incompatible-schema"
   | "undecodable"
   | "invalid"
+  | "wrong-topic"
   | "retries-exhausted";
 
 export class PoisonMessageError extends Error {
@@ -26,3 +27,58 @@ export class PoisonMessageError extends Error {
 }
 
 export const isPoison = (err: unknown): err is PoisonMessageError => err instanceof PoisonMessageError;
+
+/**
+ * A dependency that is away rather than input that is wrong: PostgreSQL unreachable, restarting
+ * or refusing connections, a serialization failure or deadlock, Kafka or the registry not
+ * answering. Such an error pauses the partition and is retried until it succeeds; it never
+ * sends a message to the DLQ. Everything else that is not poison is "unknown": retried a bounded
+ * number of times, then dead-lettered with its reason.
+ */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof DependencyUnavailable) return true;
+  for (let e: unknown = err, depth = 0; typeof e === "object" && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, name, errno, retriable } = e as { code?: unknown; name?: unknown; errno?: unknown; retriable?: unknown };
+    if (typeof code === "string") {
+      // PostgreSQL SQLSTATE classes: 08 connection exception, 53 insufficient resources,
+      // 57 operator intervention (admin shutdown, cannot connect now, query canceled),
+      // 40001 serialization failure, 40P01 deadlock, 55P03 lock not available, 58 system error.
+      if (/^(08|53|57|58)/.test(code) || code === "40001" || code === "40P01" || code === "55P03") return true;
+      // Node / postgres.js network errors.
+      if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|CONNECTION_CLOSED|CONNECTION_ENDED|CONNECTION_DESTROYED|CONNECT_TIMEOUT|UND_ERR_.*)$/.test(code)) return true;
+    }
+    if (typeof errno === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT)$/.test(errno)) return true;
+    if (typeof name === "string") {
+      // kafkajs marks what it considers retriable; connection and timeout errors are always so here.
+      if (/^KafkaJS(Connection|RequestTimeout|NumberOfRetriesExceeded|BrokerNotFound|NonRetriable)?Error$/.test(name) && (retriable === true || /Connection|Timeout|NumberOfRetries|BrokerNotFound/.test(name))) return true;
+      if (name === "AbortError" || name === "TimeoutError") return true;
+    }
+    // fetch() to the schema registry: "fetch failed" with a network cause; a 5xx from it.
+    if (e instanceof TypeError && e.message === "fetch failed") return true;
+    const status = (e as { status?: unknown }).status;
+    if (typeof status === "number" && status >= 500) return true;
+  }
+  return false;
+}
+
+/** An error while handling item `index` of a batch, so the runner can dead-letter that one item. */
+export class ItemFailure extends Error {
+  constructor(
+    readonly index: number,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = "ItemFailure";
+  }
+}
+
+/** A dependency (the registry, ...) did not answer: transient by definition. */
+export class DependencyUnavailable extends Error {
+  constructor(
+    readonly dependency: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${dependency} unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "DependencyUnavailable";
+  }
+}

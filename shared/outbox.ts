@@ -62,63 +62,88 @@ function checkContract(catalog: Catalog, message: Message): void {
   }
 }
 
-/** Writes events to the outbox inside `tx` and wakes the relay when `tx` commits. */
+/** Writes events to the outbox inside `tx`, in one statement, and wakes the relay when `tx` commits. */
 export async function enqueue(
   tx: Tx,
   tables: RuntimeTables,
   catalog: Catalog,
   outgoing: readonly Outgoing[],
-  incomingTraceparent?: string,
+  incomingTraceparent?: string | ((o: Outgoing) => string | undefined),
 ): Promise<void> {
   if (outgoing.length === 0) return;
-  const rows = outgoing.map(({ message, topic, key }) => {
+  const rows = outgoing.map((o) => {
+    const { message, topic, key } = o;
     checkContract(catalog, message);
     const t = topic ?? eventTopics[message.type];
+    const parent = typeof incomingTraceparent === "function" ? incomingTraceparent(o) : incomingTraceparent;
     return {
-      eventId: message.meta.event_id,
+      event_id: message.meta.event_id,
       topic: t,
       key: key ?? defaultKey(message, t),
       type: message.type,
       meta: message.meta,
       data: message.data,
-      headers: eventHeaders(message, incomingTraceparent),
+      headers: eventHeaders(message, parent),
     };
   });
-  await tx.insert(tables.outbox).values(rows);
+  // One statement for the whole batch; ids follow the array's order (the relay publishes by id).
+  await tx.execute(sql`
+    insert into ${tables.outbox} (event_id, topic, key, type, meta, data, headers)
+    select e.r->>'event_id', e.r->>'topic', e.r->>'key', e.r->>'type', e.r->'meta', e.r->'data', e.r->'headers'
+    from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) with ordinality as e(r, ord)
+    order by e.ord`);
   await tx.execute(sql`select pg_notify(${outboxChannel(tables.schema.schemaName)}, '')`);
 }
 
-export type Outcome = "applied" | "duplicate";
+/** An item of a batch that is new to this consumer, with its index in the batch as given. */
+export interface Fresh<T> {
+  readonly index: number;
+  readonly item: T;
+}
 
 /**
- * Runs `work` once per (consumer, event id): inbox row, the change, and the outbox in one
- * transaction. A redelivered event returns "duplicate" and changes nothing.
+ * The unit of work of one batch, in one transaction: the inbox rows of every item (one
+ * statement; an event id already there, or twice in the batch, is a redelivery and is dropped),
+ * `work` over the new items, and its outgoing events in the outbox (one statement). Returns how
+ * many items were new.
  */
-export async function processOnce(
+export async function processBatch<T extends { readonly message: Message; readonly delivery: Delivery }>(
   db: Db,
   tables: RuntimeTables,
   catalog: Catalog,
   consumer: string,
-  incoming: Message,
-  delivery: Delivery,
-  work: (tx: Tx) => Promise<readonly Outgoing[]>,
-): Promise<Outcome> {
+  items: readonly T[],
+  work: (tx: Tx, fresh: readonly Fresh<T>[]) => Promise<readonly Outgoing[]>,
+): Promise<number> {
+  if (items.length === 0) return 0;
   return db.transaction(async (tx) => {
-    const inserted = await tx
-      .insert(tables.inbox)
-      .values({
-        consumer,
-        eventId: incoming.meta.event_id,
-        type: incoming.type,
-        topic: delivery.topic,
-        partition: delivery.partition,
-        offset: BigInt(delivery.offset),
-      })
-      .onConflictDoNothing()
-      .returning({ eventId: tables.inbox.eventId });
-    if (inserted.length === 0) return "duplicate";
-    const outgoing = await work(tx);
-    await enqueue(tx, tables, catalog, outgoing, delivery.headers.traceparent);
-    return "applied";
+    const seen = new Set<string>();
+    const candidates: Fresh<T>[] = [];
+    items.forEach((item, index) => {
+      if (seen.has(item.message.meta.event_id)) return;
+      seen.add(item.message.meta.event_id);
+      candidates.push({ index, item });
+    });
+    const rows = candidates.map(({ item }) => ({
+      consumer,
+      event_id: item.message.meta.event_id,
+      type: item.message.type,
+      topic: item.delivery.topic,
+      partition: item.delivery.partition,
+      offset: item.delivery.offset,
+    }));
+    const inserted = await tx.execute<{ event_id: string }>(sql`
+      insert into ${tables.inbox} (consumer, event_id, type, topic, partition, "offset")
+      select x.consumer, x.event_id, x.type, x.topic, x.partition, x."offset"
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(consumer text, event_id text, type text, topic text, partition int, "offset" bigint)
+      on conflict do nothing
+      returning event_id`);
+    const fresh = new Set(inserted.map((r) => r.event_id));
+    const todo = candidates.filter(({ item }) => fresh.has(item.message.meta.event_id));
+    if (todo.length === 0) return 0;
+    const outgoing = await work(tx, todo);
+    const parentOf = new Map(todo.map(({ item }) => [item.message.meta.event_id, item.delivery.headers.traceparent]));
+    await enqueue(tx, tables, catalog, outgoing, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
+    return todo.length;
   });
 }

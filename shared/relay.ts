@@ -48,7 +48,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const { sql, db, tables, codec, producer, pollMs } = opts;
   const schema = tables.schema.schemaName;
   const log = opts.logger.child({ component: "outbox-relay" });
-  const batchSize = opts.batchSize ?? 200;
+  const batchSize = opts.batchSize ?? 500;
   const keepMs = opts.keepPublishedMs ?? 7 * 24 * 3600_000;
   const key = lockKey(`outbox-relay:${schema}`).toString();
   const lockConn = await sql.reserve();

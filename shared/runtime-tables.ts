@@ -40,3 +40,24 @@ export function runtimeTables(schemaName: string) {
 }
 
 export type RuntimeTables = ReturnType<typeof runtimeTables>;
+
+/**
+ * What a service knows of each subscriber: the shared view (subscriber-view.ts) and the
+ * service's own decisions, as jsonb, loaded and saved in bulk per batch (reactor.ts). A service
+ * whose decisions depend on the view spreads this into its drizzle schema.
+ */
+export function subscriberStateTable(schema: RuntimeTables["schema"]) {
+  return schema.table(
+    "subscriber_state",
+    {
+      tenantId: text("tenant_id").notNull(),
+      subscriberId: text("subscriber_id").notNull(),
+      view: jsonb("view"),
+      state: jsonb("state"),
+      updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    },
+    (t) => [primaryKey({ columns: [t.tenantId, t.subscriberId] })],
+  );
+}
+
+export type SubscriberStateTable = ReturnType<typeof subscriberStateTable>;

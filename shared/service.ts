@@ -4,17 +4,15 @@
 import type { Kafka, Producer } from "kafkajs";
 import type { z } from "zod";
 import { loadCatalog, type Catalog } from "../schemas/catalog.js";
-import type { Message } from "../schemas/generated/events.js";
 import { createCodec, type Codec } from "./codec.js";
 import { loadConfig, type BaseConfig } from "./config.js";
-import { startConsumer, type Handlers, type RunningConsumer } from "./consumer.js";
+import { startConsumer, type BatchReactor, type RunningConsumer } from "./consumer.js";
 import { connect, migrateSchema, type Db, type Sql } from "./db.js";
 import { startHealthServer, type HealthServer, type RouteHandler } from "./health.js";
 import { newId } from "./ids.js";
 import { createKafka, createProducer } from "./kafka.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { EventContext } from "./messages.js";
-import { processOnce, type Delivery, type Outcome, type Outgoing, type Tx } from "./outbox.js";
 import { startRelay, type Relay } from "./relay.js";
 import type { RuntimeTables } from "./runtime-tables.js";
 import { dlqTopic } from "./topics.js";
@@ -33,8 +31,6 @@ export interface ServiceDeps<C extends BaseConfig = BaseConfig> {
   readonly tables: RuntimeTables;
   /** Ids and clock for decisions. */
   readonly ctx: EventContext;
-  /** The unit of work: inbox + change + outbox in one transaction (see outbox.ts). */
-  readonly once: (message: Message, delivery: Delivery, work: (tx: Tx) => Promise<readonly Outgoing[]>) => Promise<Outcome>;
 }
 
 export interface ServiceDefinition<S extends z.ZodRawShape> {
@@ -44,7 +40,8 @@ export interface ServiceDefinition<S extends z.ZodRawShape> {
   readonly migrationsFolder: string;
   readonly consumes: readonly string[];
   readonly config: S;
-  readonly handlers: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => Handlers;
+  /** How the service reacts to a batch of one partition (shared/reactor.ts builds these). */
+  readonly reactor: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => BatchReactor;
   readonly routes?: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => RouteHandler;
   /** Work that runs beside the consumer (e.g. a deadline sweep); stopped before the consumer. */
   readonly background?: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => { stop(): Promise<void> };
@@ -79,7 +76,6 @@ export async function runService<S extends z.ZodRawShape>(
   const kafka = createKafka(config.KAFKA_BROKERS, def.name, logger);
   const producer = await step("producer_ms", () => createProducer(kafka));
   const relay = await startRelay({ sql, db, tables: def.tables, codec, producer, logger, pollMs: config.OUTBOX_POLL_MS });
-  const consumerName = def.name;
   const deps: ServiceDeps<typeof config> = {
     name: def.name,
     config,
@@ -93,7 +89,6 @@ export async function runService<S extends z.ZodRawShape>(
     relay,
     tables: def.tables,
     ctx: { producer: def.name, now: () => Date.now(), newId },
-    once: (message, delivery, work) => processOnce(db, def.tables, catalog, consumerName, message, delivery, work),
   };
   const consumer = await step("consumer_ms", () => startConsumer({
     kafka,
@@ -105,7 +100,8 @@ export async function runService<S extends z.ZodRawShape>(
     topics: def.consumes,
     dlqTopic: dlqTopic(def.name),
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-    handlers: def.handlers(deps),
+    reactor: def.reactor(deps),
+    maxBatch: config.CONSUMER_MAX_BATCH,
     retry: {
       maxAttempts: config.HANDLER_MAX_ATTEMPTS,
       initialMs: config.HANDLER_BACKOFF_INITIAL_MS,
@@ -118,6 +114,8 @@ export async function runService<S extends z.ZodRawShape>(
     {
       consumer: consumer.isReady,
       postgres: async () => (await sql`select 1 as ok`).length === 1,
+      // False while a partition waits for a dependency that is away (the service is degraded).
+      dependencies: () => consumer.degraded().length === 0,
     },
     def.routes?.(deps),
   );

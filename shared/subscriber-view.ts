@@ -2,8 +2,36 @@
 // the effective network settings (the profile's when there is one, else the order's), the
 // assigned IPs, and provisioning progress. Pure. Services keep this per subscriber in their own
 // schema (a jsonb column), so later steps (suspend, terminate) need no call to another service.
-import type { FiberIpAssignment, FiberNetworkConfig, Message } from "../schemas/generated/events.js";
+import type { EventName, FiberIpAssignment, FiberNetworkConfig, Message } from "../schemas/generated/events.js";
 import { evolveProgress, initialProgress, type Progress } from "./progress.js";
+
+/**
+ * The lifecycle events the view folds: the one list of them. A service that decides on the view
+ * reacts to these (shared/reactor.ts viewReactor) plus its own triggers.
+ */
+export const viewEvents = [
+  "SubscriberCreated",
+  "NetworkProfileCreated",
+  "NetworkProfileUpdated",
+  "NetworkProfileSkipped",
+  "NetworkProfileDeleted",
+  "IpAllocated",
+  "IpReleased",
+  "RadiusAccountCreated",
+  "RadiusAccountDeleted",
+  "OnuActivated",
+  "OnuDeactivated",
+  "BillingServiceCreated",
+  "BillingServiceCancelled",
+  "BillingServiceTerminated",
+  "SubscriberProvisioningFailed",
+  "SubscriberProvisioned",
+  "SubscriberPlanChangeRequested",
+  "SubscriberSuspended",
+  "SubscriberResumed",
+  "SubscriberTerminationRequested",
+  "SubscriberArchived",
+] as const satisfies readonly EventName[];
 
 /** Where the subscriber is in its life, as the lifecycle events tell it. */
 export type Phase = "provisioning" | "active" | "failed" | "suspended" | "terminating" | "archived";

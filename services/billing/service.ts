@@ -5,67 +5,39 @@
 // suspend / resume, plan changes with a plan history, and termination in the teardown order.
 import { fileURLToPath } from "node:url";
 import type { EventName, Message } from "../../schemas/generated/events.js";
-import type { Handler, Handlers } from "../../shared/consumer.js";
+import type { BatchReactor } from "../../shared/consumer.js";
 import { PoisonMessageError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
-import type { Delivery } from "../../shared/outbox.js";
 import type { ServiceDefinition, ServiceDeps } from "../../shared/service.js";
-import { evolveView } from "../../shared/subscriber-view.js";
+import { viewReactor } from "../../shared/reactor.js";
 import { topics } from "../../shared/topics.js";
-import { decide, initialBillingState, InvalidDate, isTrigger, needsPrice, type BillingDecision } from "./decide.js";
+import { decide, initialBillingState, InvalidDate, isTrigger, needsPrice, type BillingDecision, type BillingState } from "./decide.js";
 import { formatPrice } from "./price.js";
-import { applyEffect, findPrice, loadSubscriber, saveSubscriber } from "./store/billing.js";
+import { applyEffect, findPrice } from "./store/billing.js";
 import * as store from "./store/schema.js";
+import { subscriberState } from "./store/schema.js";
 
 export const billingConfig = {};
 
 export const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
 
-/** The one place listing what billing reacts to: every event that changes its view of a subscriber. */
-export const reactsTo = [
-  "SubscriberCreated",
-  "NetworkProfileCreated",
-  "NetworkProfileUpdated",
-  "NetworkProfileSkipped",
-  "NetworkProfileDeleted",
-  "IpAllocated",
-  "IpReleased",
-  "RadiusAccountCreated",
-  "RadiusAccountDeleted",
-  "OnuActivated", // a trigger
-  "OnuActivationSkipped", // a trigger
-  "OnuDeactivated",
-  "BillingServiceCreated", // our own: the success that may have to be undone
-  "BillingServiceCancelled",
-  "BillingServiceTerminated",
-  "SubscriberProvisioningFailed",
-  "SubscriberProvisioned",
-  "SubscriberSuspendRequested", // a trigger
-  "SubscriberSuspended",
-  "SubscriberResumeRequested", // a trigger
-  "SubscriberResumed",
-  "SubscriberPlanChangeRequested", // a trigger
-  "SubscriberTerminationRequested", // teardown: our turn after RADIUS, ONU and IPs
-  "SubscriberArchived",
-] as const satisfies readonly EventName[];
+/** What billing decides on beyond the shared view (shared/subscriber-view.ts viewEvents). */
+export const triggers = ["OnuActivationSkipped", "SubscriberSuspendRequested", "SubscriberResumeRequested"] as const satisfies readonly EventName[];
 
-export function billingHandlers(deps: ServiceDeps): Handlers {
-  const { once, ctx } = deps;
-
-  async function handle(message: Message, delivery: Delivery, log: Logger): Promise<void> {
-    const subscriberId = message.meta.subscriber_id;
-    if (!subscriberId) throw new PoisonMessageError("invalid", `${message.type} without a subscriber_id`);
-    await once(message, delivery, async (tx) => {
-      const row = await loadSubscriber(tx, message.meta.tenant_id, subscriberId);
-      const view = evolveView(row?.view ?? null, message);
+export function billingReactor(deps: ServiceDeps): BatchReactor {
+  const { ctx } = deps;
+  return viewReactor<BillingState>({ ...deps, topic: topics.lifecycle }, {
+    initial: initialBillingState,
+    table: subscriberState,
+    triggers,
+    async react({ tx, message, view, state, log }) {
       if (!view) {
         if (isTrigger(message)) {
-          throw new PoisonMessageError("invalid", `${message.type} for subscriber ${subscriberId}, whose SubscriberCreated was never seen`);
+          throw new PoisonMessageError("invalid", `${message.type} for subscriber ${message.meta.subscriber_id}, whose SubscriberCreated was never seen`);
         }
         log.debug("no SubscriberCreated seen for this subscriber, skipped");
-        return [];
+        return {};
       }
-      const state = row?.state ?? initialBillingState;
       const price = needsPrice(message) ? await findPrice(tx, view.tenant_id, view.service_plan_id) : null;
       let decision: BillingDecision;
       try {
@@ -76,12 +48,9 @@ export function billingHandlers(deps: ServiceDeps): Handlers {
       }
       for (const effect of decision.effects) await applyEffect(tx, effect);
       for (const e of decision.events) logOutcome(log, e, price);
-      await saveSubscriber(tx, view, decision.state);
-      return decision.events.map((m) => ({ message: m }));
-    });
-  }
-
-  return Object.fromEntries(reactsTo.map((type) => [type, handle as Handler])) as Handlers;
+      return { state: decision.state, out: decision.events.map((m) => ({ message: m })) };
+    },
+  });
 }
 
 function logOutcome(log: Logger, e: Message, price: { monthly_price_cents: number; currency: string } | null): void {
@@ -128,6 +97,6 @@ export function definition(): ServiceDefinition<typeof billingConfig> {
     migrationsFolder,
     consumes: [topics.lifecycle],
     config: billingConfig,
-    handlers: (deps) => billingHandlers(deps),
+    reactor: (deps) => billingReactor(deps),
   };
 }

@@ -1,41 +1,20 @@
-// The events ipam reacts to, each through one unit of work: load the subscriber's state, fold
-// the event in, decide, carry out the decision in the store, fold our own outgoing events in,
-// save, emit. Every other event type is skipped by the runner.
-import type { EventName, Message } from "../../schemas/generated/events.js";
-import type { Handler, Handlers } from "../../shared/consumer.js";
+// ipam's reaction to the lifecycle: the runtime (shared/reactor.ts) loads the subscriber's view
+// and ipam's own state for a whole batch, folds each event into the view; here ipam decides,
+// carries out the decision in the store, folds its own outgoing events in, and returns them.
+import type { Message } from "../../schemas/generated/events.js";
+import { evolveProgress, mayCompensate } from "../../shared/progress.js";
+import { viewReactor } from "../../shared/reactor.js";
+import { teardownDue } from "../../shared/teardown.js";
+import { topics } from "../../shared/topics.js";
+import type { BatchReactor } from "../../shared/consumer.js";
 import { PoisonMessageError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Tx } from "../../shared/outbox.js";
 import type { ServiceDeps } from "../../shared/service.js";
-import { allocated, allocationFailed, evolve, InvalidInput, planAllocation, planRelease, released, type Held, type IpamState, type Trigger } from "./decide.js";
+import { allocated, allocationFailed, evolve, initialState, InvalidInput, planAllocation, planRelease, released, type Held, type IpamState, type Trigger } from "./decide.js";
 import { AllocationFailure, carryOut, heldBy, releaseAll } from "./store/allocator.js";
 import { loadPools, poolInfo } from "./store/pools.js";
-import { loadState, saveState } from "./store/subscribers.js";
-
-/** Lifecycle events that change what ipam knows (view, progress); the two triggers also allocate. */
-const reactsTo = [
-  "SubscriberCreated",
-  "NetworkProfileCreated",
-  "NetworkProfileSkipped",
-  "NetworkProfileUpdated",
-  "NetworkProfileDeleted",
-  "IpAllocated",
-  "IpReleased",
-  "RadiusAccountCreated",
-  "RadiusAccountDeleted",
-  "OnuActivated",
-  "OnuDeactivated",
-  "BillingServiceCreated",
-  "BillingServiceCancelled",
-  "BillingServiceTerminated",
-  "SubscriberProvisioningFailed",
-  "SubscriberProvisioned",
-  "SubscriberPlanChangeRequested",
-  "SubscriberSuspended",
-  "SubscriberResumed",
-  "SubscriberTerminationRequested",
-  "SubscriberArchived",
-] as const satisfies readonly EventName[];
+import { subscriberState } from "./store/schema.js";
 
 const isTrigger = (m: Message): m is Trigger => m.type === "NetworkProfileCreated" || m.type === "NetworkProfileSkipped";
 
@@ -79,16 +58,27 @@ async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: Ipam
   }
 }
 
-export function handlers(deps: ServiceDeps): Handlers {
-  const handle: Handler = async (message, delivery, log) => {
-    const tenant = message.meta.tenant_id;
-    const subscriber = message.meta.subscriber_id;
-    if (!subscriber) throw new PoisonMessageError("invalid", `${message.type} without meta.subscriber_id`);
-    await deps.once(message, delivery, async (tx) => {
-      let state = evolve(await loadState(tx, tenant, subscriber), message);
+/** What ipam stores per subscriber beside the shared view: provisioning progress and termination. */
+export type IpamOwn = Omit<IpamState, "view">;
+export const initialOwn: IpamOwn = { progress: initialState.progress, terminating: false };
+
+/**
+ * ipam's reaction to one event (the runtime has folded the shared view): allocate on the two
+ * triggers, release when the rollback or the teardown reaches ipam. The allocations table is
+ * read only when one of those can happen.
+ */
+export function reactor(deps: ServiceDeps): BatchReactor {
+  return viewReactor<IpamOwn>({ ...deps, topic: topics.lifecycle }, {
+    initial: initialOwn,
+    table: subscriberState,
+    async react({ tx, message, key, view, state: own, log }) {
+      const { tenant_id: tenant, subscriber_id: subscriber } = key;
+      // The runtime folded the view; ipam's own part folds here.
+      let state: IpamState = { view, progress: evolveProgress(own.progress, message), terminating: own.terminating || message.type === "SubscriberTerminationRequested" };
       const out: Message[] = isTrigger(message) ? await allocate(deps, tx, message, state, log) : [];
       for (const m of out) state = evolve(state, m);
-      const release = planRelease(state, await heldBy(tx, tenant, subscriber));
+      const mayRelease = mayCompensate(state.progress, "ipam") || (state.view !== null && teardownDue(state.view, "ipam"));
+      const release = mayRelease ? planRelease(state, await heldBy(tx, tenant, subscriber)) : null;
       if (release) {
         const gone = await releaseAll(tx, tenant, subscriber);
         const m = released(deps.ctx, message, gone, release.reason);
@@ -96,9 +86,7 @@ export function handlers(deps: ServiceDeps): Handlers {
         out.push(m);
         state = evolve(state, m);
       }
-      await saveState(tx, tenant, subscriber, state);
-      return out.map((m) => ({ message: m }));
-    });
-  };
-  return Object.fromEntries(reactsTo.map((type) => [type, handle])) as Handlers;
+      return { state: { progress: state.progress, terminating: state.terminating }, out: out.map((m) => ({ message: m })) };
+    },
+  });
 }

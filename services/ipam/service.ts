@@ -3,7 +3,7 @@
 import { fileURLToPath } from "node:url";
 import type { ServiceDefinition } from "../../shared/service.js";
 import { topics } from "../../shared/topics.js";
-import { handlers } from "./handler.js";
+import { reactor } from "./handler.js";
 import { listPools } from "./store/pools.js";
 import * as store from "./store/schema.js";
 
@@ -16,7 +16,7 @@ export function definition(): ServiceDefinition<Record<string, never>> {
     migrationsFolder: ipamMigrations,
     consumes: [topics.lifecycle],
     config: {},
-    handlers,
+    reactor,
     routes: (deps) => async (req, url) => {
       const m = /^\/tenants\/([^/]+)\/pools$/.exec(url.pathname);
       if (!m || req.method !== "GET") return undefined;

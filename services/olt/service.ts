@@ -4,20 +4,19 @@
 // termination, when its turn in the teardown order comes; follows plan changes' bandwidth.
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import type { EventName, Message } from "../../schemas/generated/events.js";
+import type { Message } from "../../schemas/generated/events.js";
 import type { BaseConfig } from "../../shared/config.js";
-import type { Handler, Handlers } from "../../shared/consumer.js";
+import type { BatchReactor } from "../../shared/consumer.js";
 import { PoisonMessageError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
-import type { Delivery } from "../../shared/outbox.js";
 import type { ServiceDefinition, ServiceDeps } from "../../shared/service.js";
-import { evolveView } from "../../shared/subscriber-view.js";
+import { viewReactor } from "../../shared/reactor.js";
 import { topics } from "../../shared/topics.js";
 import { OltRefusedError, type OltDriver } from "./adapters/driver.js";
 import { simulatedDriver } from "./adapters/simulated.js";
-import { activated, bandwidthChanged, deactivated, decide, initialOltState, refused, vlanLabel, type Emit } from "./decide.js";
+import { activated, bandwidthChanged, deactivated, decide, initialOltState, refused, vlanLabel, type Emit, type OltState } from "./decide.js";
 import * as store from "./store/schema.js";
-import { loadSubscriber, saveSubscriber } from "./store/subscribers.js";
+import { subscriberState } from "./store/schema.js";
 
 export const oltConfig = {
   /** Which OLT driver to use. Only the simulated OLT exists; VOLTHA would be a second implementation of OltDriver. */
@@ -27,31 +26,6 @@ type OltConfig = BaseConfig & z.infer<z.ZodObject<typeof oltConfig>>;
 
 export const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
 
-/** The one place listing what the olt service reacts to: every event that changes its view of a subscriber. */
-export const reactsTo = [
-  "SubscriberCreated",
-  "NetworkProfileCreated",
-  "NetworkProfileUpdated",
-  "NetworkProfileSkipped",
-  "NetworkProfileDeleted",
-  "IpAllocated",
-  "IpReleased",
-  "RadiusAccountCreated", // the trigger
-  "RadiusAccountDeleted",
-  "OnuActivated", // our own: the success that may have to be undone
-  "OnuDeactivated",
-  "BillingServiceCreated",
-  "BillingServiceCancelled", // billing undone: olt's turn
-  "BillingServiceTerminated",
-  "SubscriberProvisioningFailed",
-  "SubscriberProvisioned",
-  "SubscriberPlanChangeRequested", // the bandwidth follows
-  "SubscriberSuspended",
-  "SubscriberResumed",
-  "SubscriberTerminationRequested", // teardown: our turn once the RADIUS account is gone
-  "SubscriberArchived",
-] as const satisfies readonly EventName[];
-
 function driverFor(deps: ServiceDeps<OltConfig>): OltDriver {
   switch (deps.config.OLT_DRIVER) {
     case "simulated":
@@ -59,23 +33,19 @@ function driverFor(deps: ServiceDeps<OltConfig>): OltDriver {
   }
 }
 
-export function oltHandlers(deps: ServiceDeps<OltConfig>, driver: OltDriver = driverFor(deps)): Handlers {
-  const { once, ctx } = deps;
-
-  async function handle(message: Message, delivery: Delivery, log: Logger): Promise<void> {
-    const subscriberId = message.meta.subscriber_id;
-    if (!subscriberId) throw new PoisonMessageError("invalid", `${message.type} without a subscriber_id`);
-    await once(message, delivery, async (tx) => {
-      const row = await loadSubscriber(tx, message.meta.tenant_id, subscriberId);
-      const view = evolveView(row?.view ?? null, message);
+export function oltReactor(deps: ServiceDeps<OltConfig>, driver: OltDriver = driverFor(deps)): BatchReactor {
+  const { ctx } = deps;
+  return viewReactor<OltState>({ ...deps, topic: topics.lifecycle }, {
+    initial: initialOltState,
+    table: subscriberState,
+    async react({ message, view, state, log }) {
       if (!view) {
         if (message.type === "RadiusAccountCreated") {
-          throw new PoisonMessageError("invalid", `RadiusAccountCreated for subscriber ${subscriberId}, whose SubscriberCreated was never seen`);
+          throw new PoisonMessageError("invalid", `RadiusAccountCreated for subscriber ${message.meta.subscriber_id}, whose SubscriberCreated was never seen`);
         }
         log.debug("no SubscriberCreated seen for this subscriber, skipped");
-        return [];
+        return {};
       }
-      const state = row?.state ?? initialOltState;
       const decision = decide(view, state, message, ctx);
       let out: Emit = { events: [], state };
       switch (decision.kind) {
@@ -125,12 +95,9 @@ export function oltHandlers(deps: ServiceDeps<OltConfig>, driver: OltDriver = dr
           throw new Error(`unknown decision ${JSON.stringify(never)}`);
         }
       }
-      await saveSubscriber(tx, view, out.state);
-      return out.events.map((m) => ({ message: m }));
-    });
-  }
-
-  return Object.fromEntries(reactsTo.map((type) => [type, handle as Handler])) as Handlers;
+      return { state: out.state, out: out.events.map((m) => ({ message: m })) };
+    },
+  });
 }
 
 function logOutcome(log: Logger, e: Message): void {
@@ -165,6 +132,6 @@ export function definition(opts: { driver?: OltDriver } = {}): ServiceDefinition
     migrationsFolder,
     consumes: [topics.lifecycle],
     config: oltConfig,
-    handlers: (deps) => oltHandlers(deps, opts.driver ?? driverFor(deps)),
+    reactor: (deps) => oltReactor(deps, opts.driver ?? driverFor(deps)),
   };
 }

@@ -1,14 +1,18 @@
-// Thin handler: load the subscriber's view, profile and QinQ pair owner, ask decide, apply the
-// decision to the store and emit its event, all in one transaction with the inbox (deps.once).
+// Thin reaction: with the shared view folded by the runtime, load the profile and QinQ pair owner
+// when a decision may need them, ask decide, apply the decision to the store and emit its event,
+// inside the batch's unit of work.
 import type { Message } from "../../schemas/generated/events.js";
-import type { Handler, Handlers } from "../../shared/consumer.js";
-import { PoisonMessageError } from "../../shared/errors.js";
+import type { BatchReactor } from "../../shared/consumer.js";
+import { mayCompensate } from "../../shared/progress.js";
+import { viewReactor } from "../../shared/reactor.js";
+import { teardownDue } from "../../shared/teardown.js";
+import { topics } from "../../shared/topics.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Outgoing, Tx } from "../../shared/outbox.js";
 import type { ServiceDeps } from "../../shared/service.js";
 import { decide, skip, type Decision, type ProfileSettings, type StoredProfile } from "./decide.js";
 import { configOf, getBySubscriber, qinqPairOwner, softDelete, upsertProfile, writebackIps, type ProfileRow } from "./store/profiles.js";
-import { loadView, saveView } from "./store/subscribers.js";
+import { subscriberState } from "./store/schema.js";
 
 const stored = (r: ProfileRow): StoredProfile => ({
   network_profile_id: r.id,
@@ -80,49 +84,27 @@ async function apply(tx: Tx, d: Decision, m: Message, deps: ServiceDeps, log: Lo
   }
 }
 
-export function profileHandlers(deps: ServiceDeps, settings: ProfileSettings): Handlers {
-  const handle: Handler = async (m, delivery, log) => {
-    const subscriber = m.meta.subscriber_id;
-    if (!subscriber) throw new PoisonMessageError("invalid", `${m.type} on the lifecycle topic carries no subscriber_id`);
-    const tenant = m.meta.tenant_id;
-    await deps.once(m, delivery, async (tx) => {
-      const view = await loadView(tx, tenant, subscriber);
+/** What the profile service decides on: the shared view's events (no triggers of its own); its state is the profile table. */
+export function profileReactor(deps: ServiceDeps, settings: ProfileSettings): BatchReactor {
+  return viewReactor<null>({ ...deps, topic: topics.lifecycle }, {
+    initial: null,
+    table: subscriberState,
+    async react({ tx, message: m, key, view, viewBefore, log }) {
+      const { tenant_id: tenant, subscriber_id: subscriber } = key;
+      // The profile row matters only to these decisions; any other event costs no query.
+      const mayAct =
+        m.type === "SubscriberCreated" ||
+        m.type === "IpAllocated" ||
+        (view !== null && (teardownDue(view, "profile") || mayCompensate(view.progress, "profile")));
+      if (!mayAct) return {};
       const row = await getBySubscriber(tx, tenant, subscriber, { includeDeleted: true });
       const n = m.type === "SubscriberCreated" ? m.data.network : null;
       const vlanOwner =
         n?.qinq_enabled && n.service_vlan !== null && n.inner_vlan !== null
           ? await qinqPairOwner(tx, tenant, n.service_vlan, n.inner_vlan, subscriber)
           : null;
-      const { view: after, decision } = decide({ view, profile: row ? stored(row) : null, vlanOwner }, m, deps.ctx, settings);
-      const out = await apply(tx, decision, m, deps, log);
-      if (after) await saveView(tx, after);
-      return out;
-    });
-  };
-  // The events the profile service reacts to: its triggers, every event that moves the
-  // provisioning progress it folds to know when to compensate, and the lifecycle events that move
-  // the phase and the teardown (teardownDue is checked after each). Everything else is skipped.
-  return {
-    SubscriberCreated: handle,
-    IpAllocated: handle,
-    BillingServiceTerminated: handle,
-    NetworkProfileCreated: handle,
-    NetworkProfileSkipped: handle,
-    NetworkProfileUpdated: handle,
-    NetworkProfileDeleted: handle,
-    IpReleased: handle,
-    RadiusAccountCreated: handle,
-    RadiusAccountDeleted: handle,
-    OnuActivated: handle,
-    OnuDeactivated: handle,
-    BillingServiceCreated: handle,
-    BillingServiceCancelled: handle,
-    SubscriberProvisioningFailed: handle,
-    SubscriberProvisioned: handle,
-    SubscriberPlanChangeRequested: handle,
-    SubscriberSuspended: handle,
-    SubscriberResumed: handle,
-    SubscriberTerminationRequested: handle,
-    SubscriberArchived: handle,
-  };
+      const { decision } = decide({ view: viewBefore, profile: row ? stored(row) : null, vlanOwner }, m, deps.ctx, settings);
+      return { out: await apply(tx, decision, m, deps, log) };
+    },
+  });
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { configHelpers } from "../../shared/config.js";
 import type { ServiceDefinition } from "../../shared/service.js";
 import { topics } from "../../shared/topics.js";
-import { profileHandlers } from "./handler.js";
+import { profileReactor } from "./handler.js";
 import { profileRoutes } from "./routes.js";
 import { inbox, outbox, schema } from "./store/schema.js";
 
@@ -22,7 +22,7 @@ export function definition(): ServiceDefinition<typeof config> {
     migrationsFolder,
     consumes: [topics.lifecycle],
     config,
-    handlers: (deps) => profileHandlers(deps, { enabled: deps.config.ENABLE_NETWORK_PROFILE_CONSUMPTION }),
+    reactor: (deps) => profileReactor(deps, { enabled: deps.config.ENABLE_NETWORK_PROFILE_CONSUMPTION }),
     routes: (deps) => profileRoutes(deps.db),
   };
 }

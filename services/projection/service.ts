@@ -3,7 +3,7 @@
 import { fileURLToPath } from "node:url";
 import type { ServiceDefinition } from "../../shared/service.js";
 import { topics } from "../../shared/topics.js";
-import { projectionHandlers } from "./handler.js";
+import { projectionReactor } from "./handler.js";
 import { projectionRoutes } from "./routes.js";
 import { inbox, outbox, schema } from "./store/schema.js";
 
@@ -16,7 +16,7 @@ export function definition(): ServiceDefinition<Record<string, never>> {
     migrationsFolder,
     consumes: [topics.lifecycle],
     config: {},
-    handlers: (deps) => projectionHandlers(deps),
+    reactor: (deps) => projectionReactor(deps),
     routes: (deps) => projectionRoutes(deps.db),
   };
 }

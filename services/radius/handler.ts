@@ -1,24 +1,54 @@
-// The thin part: load the subscriber's view and account, fold the event, ask the decisions,
-// store, emit; all in one unit of work (inbox + change + outbox).
-import type { Message } from "../../schemas/generated/events.js";
-import type { Handler } from "../../shared/consumer.js";
+// The thin part: with the shared view folded by the runtime, load the account when a decision may
+// need it, ask the decisions, store, emit; inside the batch's unit of work (inbox + change + outbox).
+import type { EventName, Message } from "../../schemas/generated/events.js";
+import type { BatchReactor } from "../../shared/consumer.js";
+import type { Logger } from "../../shared/logger.js";
+import { mayCompensate } from "../../shared/progress.js";
+import { viewReactor } from "../../shared/reactor.js";
+import { teardownDue } from "../../shared/teardown.js";
+import { topics } from "../../shared/topics.js";
 import { PoisonMessageError } from "../../shared/errors.js";
 import { follow } from "../../shared/messages.js";
 import type { Outgoing, Tx } from "../../shared/outbox.js";
 import type { ServiceDeps } from "../../shared/service.js";
-import { evolveView } from "../../shared/subscriber-view.js";
+import type { SubscriberView } from "../../shared/subscriber-view.js";
 import { newCredential } from "./adapters/credentials.js";
 import { decideAccount, decideCompensation, decidePlanChange, decideResume, decideSuspend, decideTermination, describeAccount, type CoaIntent } from "./decide.js";
+import { subscriberState } from "./store/schema.js";
 import * as store from "./store/store.js";
 
-/** Folds any lifecycle event into the view; on IpAllocated creates the account; undoes it when the rollback reaches radius. */
-export function lifecycleHandler(deps: Pick<ServiceDeps, "once" | "ctx">, onCoa: () => void = () => undefined): Handler {
-  return async (message: Message, delivery, log) => {
-    const tenantId = message.meta.tenant_id;
-    const subscriberId = message.meta.subscriber_id;
-    if (!subscriberId) throw new PoisonMessageError("invalid", `${message.type} without a subscriber id`);
+/** What radius decides on beyond the shared view's events. */
+export const triggers = ["SubscriberSuspendRequested", "SubscriberResumeRequested"] as const satisfies readonly EventName[];
 
-    let coaQueued = false;
+/**
+ * On IpAllocated creates the account; suspends, resumes and changes plans on request; deletes it
+ * when the rollback or the teardown reaches radius. The account is read only when one of those
+ * can happen; the runtime has folded the shared view.
+ */
+export function radiusReactor(deps: ServiceDeps, onCoa: () => void = () => undefined): BatchReactor {
+  return viewReactor<null>({ ...deps, topic: topics.lifecycle }, {
+    initial: null,
+    table: subscriberState,
+    triggers,
+    // Batches run per partition at once: a flag per batch would race, and a wake with nothing
+    // pending costs the dispatcher one query.
+    afterCommit: onCoa,
+    async react({ tx, message, key, view, log }) {
+      return { out: await react(deps, tx, message, key.subscriber_id, view, log) };
+    },
+  });
+}
+
+async function react(
+  deps: ServiceDeps,
+  tx: Tx,
+  message: Message,
+  subscriberId: string,
+  view: SubscriberView | null,
+  log: Logger,
+): Promise<Outgoing[]> {
+    const tenantId = message.meta.tenant_id;
+
     /** A CoA / Disconnect to the NAS of the open session, written with the account change; no session → recorded (and reported) at once. */
     const queueCoa = async (tx: Tx, username: string, intent: CoaIntent): Promise<Outgoing[]> => {
       const session = await store.openSession(tx, tenantId, username);
@@ -40,7 +70,6 @@ export function lifecycleHandler(deps: Pick<ServiceDeps, "once" | "ctx">, onCoa:
       });
       if (!inserted) return [];
       if (session) {
-        coaQueued = true;
         log.info({ kind: intent.kind, nas_id: session.nasId, username }, "CoA request queued for the NAS of the open session");
         return [];
       }
@@ -48,14 +77,19 @@ export function lifecycleHandler(deps: Pick<ServiceDeps, "once" | "ctx">, onCoa:
       return [{ message: follow(deps.ctx, message, "RadiusCoaCompleted", { username, kind: intent.kind, nas_id: null, outcome: "no_session", error_cause: null, attempts: 0 }) }];
     };
 
-    await deps.once(message, delivery, async (tx) => {
-      const view = evolveView(await store.loadView(tx, tenantId, subscriberId), message);
       if (!view) {
         if (message.type === "IpAllocated") throw new PoisonMessageError("invalid", "IpAllocated for a subscriber whose SubscriberCreated this service never saw");
         log.debug("no SubscriberCreated seen for this subscriber: event skipped");
         return [];
       }
-      await store.saveView(tx, view);
+      const mayAct =
+        message.type === "IpAllocated" ||
+        message.type === "SubscriberSuspendRequested" ||
+        message.type === "SubscriberResumeRequested" ||
+        message.type === "SubscriberPlanChangeRequested" ||
+        teardownDue(view, "radius") ||
+        mayCompensate(view.progress, "radius");
+      if (!mayAct) return [];
       let account = await store.findAccount(tx, tenantId, subscriberId);
       const out: Outgoing[] = [];
 
@@ -145,7 +179,4 @@ export function lifecycleHandler(deps: Pick<ServiceDeps, "once" | "ctx">, onCoa:
         out.push(...compensation.events.map((m) => ({ message: m })));
       }
       return out;
-    });
-    if (coaQueued) onCoa();
-  };
 }

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { ServiceDefinition } from "../../shared/service.js";
 import { startDispatcher } from "./dispatcher.js";
 import { topics } from "../../shared/topics.js";
-import { lifecycleHandler } from "./handler.js";
+import { radiusReactor } from "./handler.js";
 import { radiusRoutes } from "./routes.js";
 import * as schema from "./store/schema.js";
 
@@ -25,36 +25,7 @@ export function definition(): ServiceDefinition<typeof config> {
     migrationsFolder: radiusMigrations,
     consumes: [topics.lifecycle],
     config,
-    // The events radius reacts to. Each is folded into the subscriber's view (and its provisioning
-    // progress); IpAllocated creates the account; any of them may let the rollback reach radius.
-    handlers: (deps) => {
-      const fold = lifecycleHandler(deps, () => dispatcher?.wake());
-      return {
-        SubscriberCreated: fold,
-        NetworkProfileCreated: fold,
-        NetworkProfileUpdated: fold,
-        NetworkProfileSkipped: fold,
-        NetworkProfileDeleted: fold,
-        IpAllocated: fold,
-        IpReleased: fold,
-        RadiusAccountCreated: fold,
-        RadiusAccountDeleted: fold,
-        OnuActivated: fold,
-        OnuDeactivated: fold,
-        BillingServiceCreated: fold,
-        BillingServiceCancelled: fold,
-        SubscriberProvisioningFailed: fold,
-        SubscriberProvisioned: fold,
-        SubscriberPlanChangeRequested: fold,
-        SubscriberSuspendRequested: fold,
-        SubscriberSuspended: fold,
-        SubscriberResumeRequested: fold,
-        SubscriberResumed: fold,
-        SubscriberTerminationRequested: fold,
-        BillingServiceTerminated: fold,
-        SubscriberArchived: fold,
-      };
-    },
+    reactor: (deps) => radiusReactor(deps, () => dispatcher?.wake()),
     background: (deps) => {
       dispatcher = startDispatcher(deps, deps.config);
       return dispatcher;

@@ -1,7 +1,9 @@
 // The events the subscriber service reacts to, in one place, and their thin handlers: load the
-// state, call the pure decision, store it, emit through the outbox (deps.once).
+// state, call the pure decision, store it, emit through the outbox (the batch's unit of work).
 import { eventTopics, type EventName, type Message } from "../../schemas/generated/events.js";
-import type { Handler, Handlers } from "../../shared/consumer.js";
+import type { BatchReactor, Incoming } from "../../shared/consumer.js";
+import type { Outgoing, Tx } from "../../shared/outbox.js";
+import { byTopic, keyedReactor, perEvent } from "../../shared/reactor.js";
 import type { Logger } from "../../shared/logger.js";
 import { pendingCompensations } from "../../shared/progress.js";
 import { topics } from "../../shared/topics.js";
@@ -12,7 +14,6 @@ import type { SubscriberDeps } from "./service.js";
 import { findPlan } from "./store/plans.js";
 import {
   findByOrder,
-  findSubscriber,
   insertSubscriber,
   isSubscriberId,
   lifecycleOrderAccepted,
@@ -21,29 +22,34 @@ import {
   recordLifecycleOrder,
   saveTracked,
   toTracked,
+  trackedStore,
 } from "./store/subscribers.js";
 
 /** Every lifecycle event: the view folds them all (order data, network, IPs, progress). */
 export const lifecycleEvents = (Object.keys(eventTopics) as EventName[]).filter((t) => eventTopics[t] === topics.lifecycle);
 
-export function handlers(deps: SubscriberDeps): Handlers {
-  const onLifecycle = lifecycle(deps) as Handler;
-  return {
-    ProvisionOrderPlaced: provisionOrder(deps),
-    SuspendOrderPlaced: lifecycleOrder(deps) as Handler,
-    ResumeOrderPlaced: lifecycleOrder(deps) as Handler,
-    ModifyOrderPlaced: lifecycleOrder(deps) as Handler,
-    TerminateOrderPlaced: lifecycleOrder(deps) as Handler,
-    ...Object.fromEntries(lifecycleEvents.map((t) => [t, onLifecycle])),
-  };
+const orderTypes = new Set<EventName>(["ProvisionOrderPlaced", "SuspendOrderPlaced", "ResumeOrderPlaced", "ModifyOrderPlaced", "TerminateOrderPlaced"]);
+const lifecycleTypes = new Set<EventName>(lifecycleEvents);
+
+/** Orders from the CRM, one at a time in the batch's unit of work; the lifecycle of our subscribers, in bulk. */
+export function reactor(deps: SubscriberDeps): BatchReactor {
+  const onProvision = provisionOrder(deps);
+  const onLifecycleOrder = lifecycleOrder(deps);
+  const orders = perEvent(
+    deps,
+    (type, topic) => topic === topics.crmOrders && orderTypes.has(type),
+    (tx, item) => (item.message.type === "ProvisionOrderPlaced" ? onProvision(tx, item) : onLifecycleOrder(tx, item)),
+  );
+  return byTopic({ [topics.crmOrders]: orders, [topics.lifecycle]: lifecycle(deps) });
 }
 
-function provisionOrder({ once, ctx }: SubscriberDeps): Handler<"ProvisionOrderPlaced"> {
-  return async (message, delivery, log) => {
+function provisionOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming) => Promise<readonly Outgoing[]> {
+  return async (tx, { message: m, log }) => {
+    const message = m as Message<"ProvisionOrderPlaced">;
     const tenant = message.meta.tenant_id;
     const orderId = message.data.order_id.trim();
     const planId = message.data.service_plan_id.trim();
-    await once(message, delivery, async (tx) => {
+    {
       const known = tenant.trim() === "" ? undefined : await findByOrder(tx, tenant, orderId);
       const plan = tenant.trim() === "" || planId === "" ? null : await findPlan(tx, tenant, planId);
       const decision = decideProvisionOrder({ order: message, plan, alreadyAccepted: known !== undefined }, ctx);
@@ -77,7 +83,7 @@ function provisionOrder({ once, ctx }: SubscriberDeps): Handler<"ProvisionOrderP
           return outgoing;
         }
       }
-    });
+    }
   };
 }
 
@@ -87,14 +93,14 @@ function provisionOrder({ once, ctx }: SubscriberDeps): Handler<"ProvisionOrderP
  * OrderRejected in the outbox; an acceptance records the order id (the same id again is one
  * order) and the order in flight on the subscriber row.
  */
-function lifecycleOrder({ once, ctx }: SubscriberDeps): Handler<"SuspendOrderPlaced" | "ResumeOrderPlaced" | "ModifyOrderPlaced" | "TerminateOrderPlaced"> {
-  return async (message, delivery, log) => {
+function lifecycleOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming) => Promise<readonly Outgoing[]> {
+  return async (tx, { message, log }) => {
     const order = message as LifecycleOrder;
     const tenant = order.meta.tenant_id;
     const orderId = order.data.order_id.trim();
     const subscriberId = order.data.subscriber_id.trim();
     const orderType = orderTypeOf(order);
-    await once(message, delivery, async (tx) => {
+    {
       const known = tenant.trim() !== "" && (await lifecycleOrderAccepted(tx, tenant, orderId));
       const row = tenant.trim() === "" || !isSubscriberId(subscriberId) ? undefined : await lockSubscriber(tx, tenant, subscriberId);
       const planId = order.type === "ModifyOrderPlaced" ? (order.data.service_plan_id ?? "").trim() : "";
@@ -114,28 +120,27 @@ function lifecycleOrder({ once, ctx }: SubscriberDeps): Handler<"SuspendOrderPla
           log.info({ order_id: orderId, order_type: orderType, subscriber_number: decision.state.view.subscriber_number }, "order accepted");
           return decision.outgoing;
       }
-    });
+    }
   };
 }
 
-function lifecycle({ db, once, ctx }: SubscriberDeps): Handler {
-  return async (message, delivery, log) => {
-    const { tenant_id: tenant, subscriber_id: id } = message.meta;
-    // The topic carries every tenant's and every test's subscribers: only ours have a row.
-    if (!isSubscriberId(id) || !(await findSubscriber(db, tenant, id))) {
-      log.debug("not a subscriber of ours, skipped");
-      return;
-    }
-    await once(message, delivery, async (tx) => {
-      const row = await lockSubscriber(tx, tenant, id);
-      if (!row) return [];
-      const before = toTracked(row);
+/** The lifecycle of our subscribers: their rows are locked and loaded for the whole batch, folded, saved in one statement. */
+function lifecycle(deps: SubscriberDeps): BatchReactor {
+  const { ctx } = deps;
+  return keyedReactor<Tracked>(deps, {
+    accepts: (type, topic) => topic === topics.lifecycle && lifecycleTypes.has(type),
+    store: trackedStore,
+    async react({ message, state: before, log }) {
+      // The topic carries every tenant's and every test's subscribers: only ours have a row.
+      if (!before) {
+        log.debug("not a subscriber of ours, skipped");
+        return {};
+      }
       const decision = decideLifecycle(before, message, ctx);
-      await saveTracked(tx, tenant, decision.state);
       logTransition(log, before, decision.state);
-      return decision.outgoing;
-    });
-  };
+      return { state: decision.state, out: decision.outgoing };
+    },
+  });
 }
 
 /** The status changes as log lines; the logger already carries subscriber, event and order ids. */

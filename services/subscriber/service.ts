@@ -5,7 +5,7 @@ import type { BaseConfig } from "../../shared/config.js";
 import type { ServiceDefinition, ServiceDeps } from "../../shared/service.js";
 import { topics } from "../../shared/topics.js";
 import { subscriberConfig } from "./config.js";
-import { handlers } from "./handler.js";
+import { reactor } from "./handler.js";
 import { routes } from "./routes.js";
 import * as store from "./store/schema.js";
 import { startDeadlineSweep } from "./sweep.js";
@@ -22,7 +22,7 @@ export function definition(): ServiceDefinition<typeof subscriberConfig> {
     migrationsFolder,
     consumes: [topics.crmOrders, topics.lifecycle],
     config: subscriberConfig,
-    handlers,
+    reactor,
     routes,
     background: startDeadlineSweep,
   };

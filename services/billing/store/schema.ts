@@ -2,11 +2,12 @@
 // billing service records, and what it knows of each subscriber. Every table carries tenant_id;
 // every query filters on it.
 import { date, index, integer, jsonb, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
-import { runtimeTables } from "../../../shared/runtime-tables.js";
+import { runtimeTables, subscriberStateTable } from "../../../shared/runtime-tables.js";
 import type { SubscriberView } from "../../../shared/subscriber-view.js";
 import type { BillingState, BillingStatus } from "../decide.js";
 
 export const { schema, inbox, outbox } = runtimeTables("billing");
+export const subscriberState = subscriberStateTable(schema);
 
 export const prices = schema.table(
   "prices",

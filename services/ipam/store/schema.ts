@@ -3,10 +3,11 @@
 // unit out twice), and what ipam knows of each subscriber.
 import { sql } from "drizzle-orm";
 import { bigserial, boolean, check, index, integer, jsonb, numeric, primaryKey, text, timestamp, unique, uniqueIndex } from "drizzle-orm/pg-core";
-import { runtimeTables } from "../../../shared/runtime-tables.js";
+import { runtimeTables, subscriberStateTable } from "../../../shared/runtime-tables.js";
 import type { IpamState } from "../decide.js";
 
 export const { schema, inbox, outbox } = runtimeTables("ipam");
+export const subscriberState = subscriberStateTable(schema);
 
 export const pools = schema.table(
   "pools",

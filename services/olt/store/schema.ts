@@ -4,10 +4,11 @@
 import { sql } from "drizzle-orm";
 import { boolean, index, integer, jsonb, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import type { SubscriberView } from "../../../shared/subscriber-view.js";
-import { runtimeTables } from "../../../shared/runtime-tables.js";
+import { runtimeTables, subscriberStateTable } from "../../../shared/runtime-tables.js";
 import type { OltState } from "../decide.js";
 
 export const { schema, inbox, outbox } = runtimeTables("olt");
+export const subscriberState = subscriberStateTable(schema);
 
 /** Per subscriber: the lifecycle view (evolveView) and the olt service's own decisions. */
 export const subscribers = schema.table(

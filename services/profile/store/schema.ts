@@ -4,9 +4,10 @@
 import { sql } from "drizzle-orm";
 import { boolean, check, index, integer, jsonb, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import type { SubscriberView } from "../../../shared/subscriber-view.js";
-import { runtimeTables } from "../../../shared/runtime-tables.js";
+import { runtimeTables, subscriberStateTable } from "../../../shared/runtime-tables.js";
 
 export const { schema, inbox, outbox } = runtimeTables("profile");
+export const subscriberState = subscriberStateTable(schema);
 
 export const subscriberNetworkProfiles = schema.table(
   "subscriber_network_profiles",

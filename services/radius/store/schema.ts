@@ -6,11 +6,12 @@
 // tenant. radacct, radpostauth, nas and nasreload are written by FreeRADIUS only.
 import { sql } from "drizzle-orm";
 import { bigint, bigserial, index, inet, integer, jsonb, primaryKey, serial, text, timestamp, uniqueIndex, varchar } from "drizzle-orm/pg-core";
-import { runtimeTables } from "../../../shared/runtime-tables.js";
+import { runtimeTables, subscriberStateTable } from "../../../shared/runtime-tables.js";
 import type { SubscriberView } from "../../../shared/subscriber-view.js";
 
 export const schemaName = "radius";
 export const { schema, inbox, outbox } = runtimeTables(schemaName);
+export const subscriberState = subscriberStateTable(schema);
 
 const tz = { withTimezone: true } as const;
 

@@ -2,6 +2,7 @@
 // decisions work on. Every query names the tenant.
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import type { Tx } from "../../../shared/outbox.js";
+import { keyString, type StateStore } from "../../../shared/reactor.js";
 import type { Status, Tracked } from "../decide-outcome.js";
 import type { Executor } from "./plans.js";
 import { lifecycleOrders, subscriberNumbers, subscribers, type SubscriberRow } from "./schema.js";
@@ -123,3 +124,67 @@ export async function lifecycleOrderAccepted(db: Executor, tenantId: string, ord
 export async function recordLifecycleOrder(tx: Tx, r: { tenantId: string; orderId: string; subscriberId: string; orderType: string }): Promise<void> {
   await tx.insert(lifecycleOrders).values(r);
 }
+
+type RawRow = {
+  tenant_id: string;
+  subscriber_id: string;
+  status: string;
+  view: Tracked["view"];
+  skipped_steps: Tracked["skipped"];
+  correlation_id: string;
+  last_event_id: string;
+  last_progress_ms: string;
+  pending_order: Tracked["pending"] | null;
+};
+
+/**
+ * The rows of a batch's subscribers, locked (in key order, so two batches never deadlock on
+ * each other) and loaded in one query; the changed ones written back in one. Ids that are not
+ * ours (not UUIDs) are never looked up.
+ */
+export const trackedStore: StateStore<Tracked> = {
+  async load(tx, keys) {
+    const out = new Map<string, Tracked>();
+    const ours = keys.filter((k) => isSubscriberId(k.subscriber_id));
+    if (ours.length === 0) return out;
+    const rows = await tx.execute<RawRow>(sql`
+      select s.tenant_id, s.subscriber_id::text as subscriber_id, s.status, s.view, s.skipped_steps, s.correlation_id,
+             s.last_event_id, (extract(epoch from s.last_progress_at) * 1000)::bigint::text as last_progress_ms, s.pending_order
+      from ${subscribers} s
+      join jsonb_to_recordset(${JSON.stringify(ours)}::jsonb) as k(tenant_id text, subscriber_id uuid)
+        on s.tenant_id = k.tenant_id and s.subscriber_id = k.subscriber_id
+      order by s.tenant_id, s.subscriber_id
+      for update of s`);
+    for (const r of rows) {
+      out.set(keyString(r), {
+        status: r.status as Status,
+        view: r.view,
+        skipped: r.skipped_steps,
+        correlation_id: r.correlation_id,
+        last_event_id: r.last_event_id,
+        last_progress_at: Number(r.last_progress_ms),
+        pending: r.pending_order ?? null,
+      });
+    }
+    return out;
+  },
+  async save(tx, changed) {
+    const rows = changed.map(({ key, state: t }) => ({
+      tenant_id: key.tenant_id,
+      subscriber_id: key.subscriber_id,
+      status: t.status,
+      view: t.view,
+      skipped_steps: t.skipped,
+      last_event_id: t.last_event_id,
+      last_progress_ms: t.last_progress_at,
+      pending_order: t.pending,
+    }));
+    await tx.execute(sql`
+      update ${subscribers} s set
+        status = x.status, view = x.view, skipped_steps = x.skipped_steps, last_event_id = x.last_event_id,
+        last_progress_at = to_timestamp(x.last_progress_ms / 1000.0), pending_order = x.pending_order, updated_at = now()
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        as x(tenant_id text, subscriber_id uuid, status text, view jsonb, skipped_steps jsonb, last_event_id text, last_progress_ms bigint, pending_order jsonb)
+      where s.tenant_id = x.tenant_id and s.subscriber_id = x.subscriber_id`);
+  },
+};

@@ -1,0 +1,13 @@
+CREATE TABLE "profile"."subscriber_state" (
+	"tenant_id" text NOT NULL,
+	"subscriber_id" text NOT NULL,
+	"view" jsonb,
+	"state" jsonb,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "subscriber_state_tenant_id_subscriber_id_pk" PRIMARY KEY("tenant_id","subscriber_id")
+);
+--> statement-breakpoint
+-- Carry over what profile knew of each subscriber (the view) into the runtime's table.
+INSERT INTO "profile"."subscriber_state" ("tenant_id", "subscriber_id", "view", "state")
+SELECT "tenant_id", "subscriber_id", "view", 'null'::jsonb FROM "profile"."subscribers"
+ON CONFLICT DO NOTHING;
