@@ -192,7 +192,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
           const p = await decode(topic, partition, raw);
           if (p) pending.push(p);
         }
-        await runChunk(topic, partition, key, pending);
+        await grouped({ topic, partition, key, pending });
       } catch (err) {
         // Not handled by dead-lettering: pause this partition (others go on) and come back to the
         // first message not yet resolved after a backoff. kafkajs fetches from the resolved offset.
@@ -224,6 +224,68 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       await payload.commitOffsetsIfNecessary();
       await heartbeat();
       messages = messages.slice(chunk.length);
+    }
+  }
+
+  interface Job {
+    readonly topic: string;
+    readonly partition: number;
+    readonly key: string;
+    readonly pending: Pending[];
+  }
+  const queue: Array<{ job: Job; done: (err?: unknown) => void }> = [];
+  let flushing = false;
+
+  /**
+   * Group commit: the chunks of every partition that arrive while a unit of work runs are run
+   * together in the next one, so one fetch of six partitions costs one transaction, not six, and
+   * one service never has two units of work contending for the same rows. A group that fails is
+   * run again one chunk at a time, where a poison item can be dead-lettered and a partition
+   * paused without holding back the others.
+   */
+  function grouped(job: Job): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ job, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (!flushing) void flush();
+    });
+  }
+
+  async function flush(): Promise<void> {
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        const taken = queue.splice(0);
+        const byTopic = new Map<string, typeof taken>();
+        for (const t of taken) byTopic.set(t.job.topic, [...(byTopic.get(t.job.topic) ?? []), t]);
+        for (const group of byTopic.values()) {
+          const items = group.flatMap((g) => g.job.pending.flatMap((p) => (p.item ? [p.item] : [])));
+          let together = group.length > 1 && items.length > 0;
+          if (together) {
+            try {
+              await reactor.run(items);
+            } catch {
+              together = false;
+            }
+          }
+          if (together) {
+            for (const g of group) {
+              failing.delete(g.job.key);
+              g.done();
+            }
+            continue;
+          }
+          for (const g of group) {
+            try {
+              await runChunk(g.job.topic, g.job.partition, g.job.key, g.job.pending);
+              g.done();
+            } catch (err) {
+              g.done(err ?? new Error("unit of work failed"));
+            }
+          }
+        }
+      }
+    } finally {
+      flushing = false;
     }
   }
 

@@ -39,6 +39,8 @@ export interface StateStore<S> {
 
 export interface Step<S> {
   readonly tx: Tx;
+  /** Runs `fn` once this batch's unit of work has committed (e.g. wake a dispatcher). */
+  readonly onCommit: (fn: () => void) => void;
   readonly message: Message;
   readonly key: SubscriberKey;
   /** The subscriber's state before this event (undefined: none stored yet). */
@@ -58,8 +60,6 @@ export interface KeyedReactorSpec<S> {
   react(step: Step<S>): Promise<Reaction<S>>;
   /** After every event of the batch: more outgoing events from the changed states (e.g. one snapshot per subscriber). */
   settle?(changed: ReadonlyArray<{ readonly key: SubscriberKey; readonly state: S; readonly last: Incoming }>): readonly Outgoing[];
-  /** Runs after the unit of work commits (e.g. wake a dispatcher). */
-  afterCommit?(): void;
 }
 
 const subscriberKeyOf = (m: Message): SubscriberKey => {
@@ -72,6 +72,8 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
   return {
     accepts: spec.accepts,
     async run(items) {
+      const committed: Array<() => void> = [];
+      const onCommit = (fn: () => void) => committed.push(fn);
       const keys = new Map<string, SubscriberKey>();
       items.forEach((it, index) => {
         try {
@@ -92,7 +94,7 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
           const before = states.get(ks);
           let reaction: Reaction<S>;
           try {
-            reaction = await spec.react({ tx, message: item.message, key, state: before, log: item.log });
+            reaction = await spec.react({ tx, onCommit, message: item.message, key, state: before, log: item.log });
           } catch (err) {
             throw new ItemFailure(index, err);
           }
@@ -107,7 +109,7 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
         if (spec.settle) out.push(...spec.settle(list));
         return out;
       });
-      spec.afterCommit?.();
+      for (const fn of committed) fn();
     },
   };
 }
@@ -185,6 +187,7 @@ export function viewStore<S>(table: SubscriberStateTable, initial: S): StateStor
 
 export interface ViewStep<S> {
   readonly tx: Tx;
+  readonly onCommit: (fn: () => void) => void;
   readonly message: Message;
   readonly key: SubscriberKey;
   /** The shared view with this event folded in; null until SubscriberCreated was seen. */
@@ -201,7 +204,6 @@ export interface ViewReactorSpec<S> {
   /** Types the service decides on besides the ones the shared view folds (e.g. suspend requests). */
   readonly triggers?: readonly EventName[];
   react(step: ViewStep<S>): Promise<{ readonly state?: S; readonly out?: readonly Outgoing[] }>;
-  afterCommit?(): void;
 }
 
 /**
@@ -214,11 +216,10 @@ export function viewReactor<S>(deps: UnitDeps & { readonly topic: string }, spec
   return keyedReactor<ViewRecord<S>>(deps, {
     accepts: (type, topic) => topic === deps.topic && types.has(type),
     store: viewStore(spec.table, spec.initial),
-    afterCommit: spec.afterCommit,
-    async react({ tx, message, key, state, log }) {
+    async react({ tx, onCommit, message, key, state, log }) {
       const before = state ?? { view: null, state: spec.initial };
       const view = evolveView(before.view, message);
-      const r = await spec.react({ tx, message, key, view, viewBefore: before.view, state: before.state, log });
+      const r = await spec.react({ tx, onCommit, message, key, view, viewBefore: before.view, state: before.state, log });
       const next = r.state ?? before.state;
       if (view === before.view && next === before.state) return { out: r.out };
       return { state: { view, state: next }, out: r.out };

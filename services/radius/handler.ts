@@ -30,11 +30,8 @@ export function radiusReactor(deps: ServiceDeps, onCoa: () => void = () => undef
     initial: null,
     table: subscriberState,
     triggers,
-    // Batches run per partition at once: a flag per batch would race, and a wake with nothing
-    // pending costs the dispatcher one query.
-    afterCommit: onCoa,
-    async react({ tx, message, key, view, log }) {
-      return { out: await react(deps, tx, message, key.subscriber_id, view, log) };
+    async react({ tx, onCommit, message, key, view, log }) {
+      return { out: await react(deps, tx, message, key.subscriber_id, view, log, () => onCommit(onCoa)) };
     },
   });
 }
@@ -46,6 +43,7 @@ async function react(
   subscriberId: string,
   view: SubscriberView | null,
   log: Logger,
+  coaQueued: () => void,
 ): Promise<Outgoing[]> {
     const tenantId = message.meta.tenant_id;
 
@@ -70,6 +68,7 @@ async function react(
       });
       if (!inserted) return [];
       if (session) {
+        coaQueued();
         log.info({ kind: intent.kind, nas_id: session.nasId, username }, "CoA request queued for the NAS of the open session");
         return [];
       }
