@@ -15,7 +15,7 @@ const services = (() => {
 const infrastructure = ["kafkajs", "@kafkajs/*", "drizzle-orm", "drizzle-orm/*", "postgres", "pino", "node:*", "radius", "avsc"];
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".stack/", "schemas/generated/", "**/migrations/", "scratch/"] },
+  { ignores: ["node_modules/", ".stack/", "dist/", "schemas/generated/", "**/migrations/", "scratch/"] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -8,7 +8,7 @@ import { loadConfig } from "../shared/config.js";
 import { provisionOrder } from "./crm.js";
 import { CpuMeter, pidFromFile, pidsByComm } from "./bench/procs.js";
 import { openOrderDesk, percentile, type OrderDesk } from "./bench/orders.js";
-import { servicePorts, startServices, type ServiceName } from "./run-services.js";
+import { repoRoot, servicePorts, startServices, type ServiceName } from "./run-services.js";
 import { setupTenants } from "./tenant-setup.js";
 
 const program = new Command()
@@ -28,7 +28,8 @@ const config = loadConfig({});
 const tenant = `bench-${Date.now().toString(36)}`;
 const total = WARMUP + N + RATE_N;
 const serial = (i: number) => `BN${tenant.slice(-7).toUpperCase()}${String(i).padStart(6, "0")}`;
-const stackRun = new URL("../.stack/run/", import.meta.url).pathname;
+// The stack's pid files; STACK_DIR as in infra/lib.sh.
+const stackRun = `${process.env.STACK_DIR ?? `${repoRoot}/.stack`}/run/`;
 
 const t0 = Date.now();
 await setupTenants(config.DATABASE_URL, [

@@ -126,7 +126,7 @@ interface LifecycleOptions {
   effectiveDate?: string;
 }
 
-if (process.argv[1]?.endsWith("crm.ts")) {
+if (/\bcrm\.[jt]s$/.test(process.argv[1] ?? "")) {
   const program = new Command().name("crm").description("publish CRM orders to crm.orders.v1");
   program
     .command("provision")

@@ -1,13 +1,32 @@
 // Runs every service as its own process against the local stack, each on a fixed HTTP port,
 // with its log lines prefixed by its name. Ctrl-C (or SIGTERM) stops them gracefully.
+// Services run compiled, `node dist/services/<name>/main.js` (npm run build), as in production.
 //   npm run services                 all services
 //   npm run services -- ipam radius  some of them
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-const root = fileURLToPath(new URL("../", import.meta.url));
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository, whether this module runs compiled (dist/scripts/) or from source (scripts/, under vitest or tsx). */
+export const repoRoot = basename(dirname(here)) === "dist" ? resolve(here, "../..") : resolve(here, "..");
+
+/** The compiled form of a source entry point: `services/ipam/main.ts` -> `<repo>/dist/services/ipam/main.js`. */
+export function compiledEntry(entry: string): string {
+  const path = join(repoRoot, "dist", entry.replace(/\.ts$/, ".js"));
+  if (!existsSync(path)) throw new Error(`${path} does not exist: run \`npm run build\` first`);
+  return path;
+}
+
+/**
+ * Node flags for a service process: stack traces mapped back to the .ts sources, plus
+ * SERVICE_NODE_ARGS, extra flags for every service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+ */
+export function serviceNodeArgs(): string[] {
+  return ["--enable-source-maps", ...(process.env.SERVICE_NODE_ARGS ?? "").split(" ").filter(Boolean)];
+}
 
 export const servicePorts = {
   subscriber: 8101,
@@ -26,13 +45,11 @@ export function startServices(names: readonly ServiceName[], env: Record<string,
   stop(): Promise<void>;
 } {
   const children = new Map<ServiceName, ChildProcess>();
-  for (const name of names) {
-    const entry = `services/${name}/main.ts`;
-    if (!existsSync(`${root}${entry}`)) continue;
-    // SERVICE_NODE_ARGS: extra node flags for every service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-    const extra = (process.env.SERVICE_NODE_ARGS ?? "").split(" ").filter(Boolean);
-    const child = spawn(process.execPath, [...extra, "--import", "tsx", entry], {
-      cwd: root,
+  // Every entry is checked before the first process starts, so a missing build starts none.
+  const entries = names.map((name) => [name, compiledEntry(`services/${name}/main.ts`)] as const);
+  for (const [name, entry] of entries) {
+    const child = spawn(process.execPath, [...serviceNodeArgs(), entry], {
+      cwd: repoRoot,
       env: { ...process.env, HTTP_PORT: String(servicePorts[name]), ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command (npm test): on a fresh clone it installs the node modules, checks types and
-# lint, runs the unit tests, brings up the local stack (fetching Kafka, the registry and
-# FreeRADIUS on first use) and runs the integration tests against it. A stack this script
-# started is stopped again at the end; one that was already running is left running.
+# lint, runs the unit tests, compiles what runs to dist/ (the integration tests spawn the
+# services from there), brings up the local stack (fetching Kafka, the registry and FreeRADIUS
+# on first use) and runs the integration tests against it. A stack this script started is
+# stopped again at the end; one that was already running is left running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -11,6 +12,7 @@ bash scripts/ensure-deps.sh
 echo "== type-check"; npx --no -- tsc --noEmit
 echo "== lint"; npx --no -- eslint .
 echo "== unit tests"; npx --no -- vitest run --project unit
+echo "== build"; node scripts/build.mjs
 
 if bash infra/stack.sh status >/dev/null 2>&1; then
   echo "== local stack already running: using it"

@@ -69,7 +69,7 @@ export function describe(line: TraceLine): string {
   return `${at}  ${m.type.padEnd(34)} ${m.meta.producer.padEnd(11)} ${data.length > 150 ? `${data.slice(0, 147)}...` : data}`;
 }
 
-if (process.argv[1]?.endsWith("trace.ts")) {
+if (/\btrace\.[jt]s$/.test(process.argv[1] ?? "")) {
   const program = new Command()
     .name("trace")
     .argument("<id>", "subscriber id or order id")

@@ -2,7 +2,6 @@
 // acceptance with legacy keys mapped, one subscriber per order id), the provisioning outcome
 // (provisioned, failed and rolled back) and the deadline sweep, plus the read route and the CLI.
 import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventData, EventName, Message } from "../../schemas/generated/events.js";
@@ -12,8 +11,10 @@ import { topics } from "../../shared/topics.js";
 import { definition } from "../../services/subscriber/service.js";
 import { addPlan } from "../../services/subscriber/store/plans.js";
 import { subscribers } from "../../services/subscriber/store/schema.js";
+import { repoRoot } from "../../scripts/run-services.js";
 import { runId, testEnv } from "../support/env.js";
 import { testKafka } from "../support/kafka.js";
+import { nodeArgs } from "../support/process.js";
 import { testCodec, watch, type Watch } from "../support/watch.js";
 
 const run = runId();
@@ -261,10 +262,9 @@ describe("provisioning outcome", () => {
 });
 
 describe("plan catalogue CLI", () => {
-  const root = fileURLToPath(new URL("../../", import.meta.url));
   const cli = (...args: string[]) =>
-    spawnSync(process.execPath, ["--import", "tsx", "services/subscriber/cli.ts", ...args], {
-      cwd: root,
+    spawnSync(process.execPath, [...nodeArgs("services/subscriber/cli.ts"), ...args], {
+      cwd: repoRoot,
       env: { ...process.env, DATABASE_URL: testEnv.DATABASE_URL },
       encoding: "utf8",
     });

@@ -1,8 +1,13 @@
-// Runs a TypeScript entry point as its own process, as a service runs in production.
+// Runs an entry point as its own process, as a service runs in production: compiled, from
+// dist/ (npm run build; the integration project's globalSetup builds when dist/ is stale).
+// Test fixtures are not in the build: they run from their TypeScript through tsx.
 import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { compiledEntry, repoRoot, serviceNodeArgs } from "../../scripts/run-services.js";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
+/** Node arguments that run a source entry point: `services/ipam/main.ts` runs as dist/services/ipam/main.js. */
+export function nodeArgs(entry: string): string[] {
+  return entry.startsWith("test/") ? ["--import", "tsx", entry] : [...serviceNodeArgs(), compiledEntry(entry)];
+}
 
 export interface Proc {
   readonly child: ChildProcess;
@@ -12,8 +17,8 @@ export interface Proc {
 }
 
 export function startProcess(entry: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
-    cwd: root,
+  const child = spawn(process.execPath, nodeArgs(entry), {
+    cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
