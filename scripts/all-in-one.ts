@@ -3,6 +3,7 @@
 // when it runs alone, so moving a service out to its own process (or machine) later changes
 // nothing but where it runs. SIGTERM / SIGINT stop them all gracefully, the consumers first.
 //   node dist/scripts/all-in-one.js            (npm run services -- --all-in-one)
+// ALL_IN_ONE_SERVICES=ipam,radius limits it to some services.
 import { fileURLToPath } from "node:url";
 import { definition as billing } from "../services/billing/service.js";
 import { definition as ipam } from "../services/ipam/service.js";
@@ -57,7 +58,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     );
   };
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => shutdown(sig));
-  startAllInOne().then(
+  const only = (process.env.ALL_IN_ONE_SERVICES ?? "").split(",").filter(Boolean) as ServiceName[];
+  startAllInOne(process.env, only.length > 0 ? only : undefined).then(
     (r) => {
       running = r;
       log.info({ services: [...r.services.keys()] }, "all services started in one process");

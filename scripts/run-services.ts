@@ -1,13 +1,15 @@
 // Runs every service as its own process against the local stack, each on a fixed HTTP port,
 // with its log lines prefixed by its name. Ctrl-C (or SIGTERM) stops them gracefully.
 // Services run compiled, `node dist/services/<name>/main.js` (npm run build), as in production.
-//   npm run services                 all services
+//   npm run services                 all services, each its own process
 //   npm run services -- ipam radius  some of them
+//   npm run services -- --all-in-one every service in one process (scripts/all-in-one.ts)
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { Command } from "commander";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository, whether this module runs compiled (dist/scripts/) or from source (scripts/, under vitest or tsx). */
@@ -40,17 +42,26 @@ export const servicePorts = {
 
 export type ServiceName = keyof typeof servicePorts;
 
-export function startServices(names: readonly ServiceName[], env: Record<string, string> = {}, quiet = false): {
-  children: Map<ServiceName, ChildProcess>;
+export interface RunningProcesses {
+  /** By service name, or "all-in-one" for the single process of that mode. */
+  readonly children: Map<string, ChildProcess>;
   stop(): Promise<void>;
-} {
-  const children = new Map<ServiceName, ChildProcess>();
+}
+
+/**
+ * Starts the services as separate processes, or (allInOne) every named service in one process;
+ * in both modes each service has its own consumer group, schema and HTTP port (servicePorts).
+ */
+export function startServices(names: readonly ServiceName[], env: Record<string, string> = {}, quiet = false, allInOne = false): RunningProcesses {
+  const children = new Map<string, ChildProcess>();
   // Every entry is checked before the first process starts, so a missing build starts none.
-  const entries = names.map((name) => [name, compiledEntry(`services/${name}/main.ts`)] as const);
-  for (const [name, entry] of entries) {
+  const entries: ReadonlyArray<readonly [string, string, Record<string, string>]> = allInOne
+    ? [["all-in-one", compiledEntry("scripts/all-in-one.ts"), { ALL_IN_ONE_SERVICES: names.join(",") }]]
+    : names.map((name) => [name, compiledEntry(`services/${name}/main.ts`), { HTTP_PORT: String(servicePorts[name]) }] as const);
+  for (const [name, entry, own] of entries) {
     const child = spawn(process.execPath, [...serviceNodeArgs(), entry], {
       cwd: repoRoot,
-      env: { ...process.env, HTTP_PORT: String(servicePorts[name]), ...env },
+      env: { ...process.env, ...own, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     for (const stream of [child.stdout, child.stderr]) {
@@ -79,15 +90,22 @@ export function startServices(names: readonly ServiceName[], env: Record<string,
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const asked = process.argv.slice(2) as ServiceName[];
+  const program = new Command()
+    .name("services")
+    .description("run the services against the local stack")
+    .argument("[names...]", `services to run (default: all of ${Object.keys(servicePorts).join(", ")})`)
+    .option("--all-in-one", "every service in one Node process (each keeps its own consumer group, schema and port)")
+    .parse();
+  const asked = program.args as ServiceName[];
   const names = asked.length > 0 ? asked : (Object.keys(servicePorts) as ServiceName[]);
   const unknown = names.filter((n) => !(n in servicePorts));
   if (unknown.length > 0) {
     console.error(`unknown service(s): ${unknown.join(", ")}; known: ${Object.keys(servicePorts).join(", ")}`);
     process.exit(2);
   }
-  const running = startServices(names);
-  console.log(`started: ${[...running.children.keys()].map((n) => `${n} (http://127.0.0.1:${servicePorts[n]})`).join(", ")}`);
+  const allInOne = program.opts<{ allInOne?: boolean }>().allInOne === true;
+  const running = startServices(names, {}, false, allInOne);
+  console.log(`started${allInOne ? " in one process" : ""}: ${names.map((n) => `${n} (http://127.0.0.1:${servicePorts[n]})`).join(", ")}`);
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.once(sig, () => {
       void running.stop().then(() => process.exit(0));
