@@ -14,6 +14,12 @@ const config = {
   COA_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
   COA_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   COA_POLL_MS: z.coerce.number().int().positive().default(2000),
+  /** Requests to one NAS claimed and not yet recorded, across dispatchers. */
+  COA_WINDOW_PER_NAS: z.coerce.number().int().min(1).max(1024).default(32),
+  /** Requests one process holds at once, over all NASes. */
+  COA_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(256),
+  /** How long a claim lasts before another dispatcher may take the request; default COA_ATTEMPTS × COA_TIMEOUT_MS + 15 s. */
+  COA_LEASE_MS: z.coerce.number().int().positive().optional(),
 };
 
 export function definition(): ServiceDefinition<typeof config> {

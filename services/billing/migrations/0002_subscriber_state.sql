@@ -1,4 +1,4 @@
-CREATE TABLE "billing"."subscriber_state" (
+CREATE TABLE IF NOT EXISTS "billing"."subscriber_state" (
 	"tenant_id" text NOT NULL,
 	"subscriber_id" text NOT NULL,
 	"view" jsonb,

@@ -1,4 +1,4 @@
-CREATE TABLE "olt"."subscriber_state" (
+CREATE TABLE IF NOT EXISTS "olt"."subscriber_state" (
 	"tenant_id" text NOT NULL,
 	"subscriber_id" text NOT NULL,
 	"view" jsonb,

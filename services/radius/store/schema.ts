@@ -56,6 +56,8 @@ export const radacct = schema.table(
     index("radacct_bulk_close").on(t.nasipaddress, t.acctstarttime).where(sql`${t.acctstoptime} is null`),
     index("radacct_start_user_idx").on(t.acctstarttime, t.username),
     index("radacct_calss_idx").on(t.class),
+    // The open session of a user, looked up for every suspend, plan change and termination.
+    index("radacct_open_by_user").on(t.username).where(sql`${t.acctstoptime} is null`),
   ],
 );
 
@@ -239,9 +241,13 @@ export const suspensionPolicies = schema.table("suspension_policies", {
 });
 
 export type CoaKind = "disconnect" | "coa";
-export type CoaStatus = "pending" | "ack" | "nak" | "timeout" | "no_session";
+/** pending → sending (claimed by a dispatcher until `claimed_until`) → ack | nak | timeout | no_session. */
+export type CoaStatus = "pending" | "sending" | "ack" | "nak" | "timeout" | "no_session";
 
-/** Every CoA / Disconnect request: written pending with the account change, sent by the dispatcher. */
+/**
+ * Every CoA / Disconnect request: written pending with the account change, claimed by a dispatcher
+ * (status sending, a claim token and a lease), sent outside any transaction, then recorded.
+ */
 export const coaRequests = schema.table(
   "coa_requests",
   {
@@ -259,6 +265,16 @@ export const coaRequests = schema.table(
     attempts: integer("attempts").notNull().default(0),
     createdAt: timestamp("created_at", tz).notNull().defaultNow(),
     completedAt: timestamp("completed_at", tz),
+    /** The claim of the dispatcher sending it; only that claim may record the outcome. */
+    claimToken: text("claim_token"),
+    /** A sending request whose lease has run out (its dispatcher died) is claimable again. */
+    claimedUntil: timestamp("claimed_until", tz),
   },
-  (t) => [uniqueIndex("coa_requests_cause_kind").on(t.causeEventId, t.kind), index("coa_requests_pending").on(t.status)],
+  (t) => [
+    uniqueIndex("coa_requests_cause_kind").on(t.causeEventId, t.kind),
+    index("coa_requests_pending").on(t.status),
+    // The dispatcher's claim walks the open requests NAS by NAS, oldest first, and counts each NAS's live claims.
+    index("coa_requests_open").on(t.tenantId, t.nasId, t.createdAt, t.id).where(sql`${t.status} in ('pending', 'sending')`),
+    index("coa_requests_sending").on(t.tenantId, t.nasId, t.claimedUntil).where(sql`${t.status} = 'sending'`),
+  ],
 );

@@ -5,7 +5,7 @@ import type { Db } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import type { SubscriberView } from "../../../shared/subscriber-view.js";
 import { planGroupName, planReplyItems, rejectItem, type AccountState, type PlanConfig, type RadiusItem, type SuspendMode, type SuspensionPolicy } from "../decide.js";
-import { accounts, coaRequests, nasDevices, plans, radacct, radcheck, radgroupreply, radreply, radusergroup, subscribers, suspensionPolicies, type CoaKind, type CoaStatus } from "./schema.js";
+import { accounts, coaRequests, nasDevices, plans, radacct, radcheck, radgroupreply, radreply, radusergroup, subscribers, suspensionPolicies, type CoaKind } from "./schema.js";
 
 export async function loadView(tx: Tx, tenantId: string, subscriberId: string): Promise<SubscriberView | null> {
   const rows = await tx
@@ -236,48 +236,4 @@ export async function insertCoa(tx: Tx, c: NewCoa): Promise<boolean> {
     .onConflictDoNothing()
     .returning({ id: coaRequests.id });
   return rows.length === 1;
-}
-
-export interface PendingCoa {
-  readonly id: string;
-  readonly tenantId: string;
-  readonly subscriberId: string;
-  readonly username: string;
-  readonly kind: CoaKind;
-  readonly nasId: string;
-  readonly attributes: Record<string, string>;
-  readonly causeEventId: string;
-  readonly correlationId: string | null;
-  readonly attempts: number;
-  readonly address: string;
-  readonly coaPort: number;
-  readonly secret: string;
-}
-
-/** Locks one pending request (with its NAS) for sending; skips the ones another dispatcher holds. */
-export async function lockPendingCoa(tx: Tx): Promise<PendingCoa | null> {
-  const [req] = await tx
-    .select()
-    .from(coaRequests)
-    .where(eq(coaRequests.status, "pending"))
-    .orderBy(asc(coaRequests.createdAt))
-    .limit(1)
-    .for("update", { skipLocked: true });
-  if (!req) return null;
-  const [device] = req.nasId
-    ? await tx
-        .select({ address: nasDevices.address, coaPort: nasDevices.coaPort, secret: nasDevices.secret })
-        .from(nasDevices)
-        .where(and(eq(nasDevices.tenantId, req.tenantId), eq(nasDevices.nasId, req.nasId)))
-    : [];
-  if (!req.nasId || !device) {
-    // The NAS was removed from the registry since: nothing to send to.
-    await completeCoa(tx, req.id, "no_session", null, 0);
-    return lockPendingCoa(tx);
-  }
-  return { ...req, nasId: req.nasId, ...device };
-}
-
-export async function completeCoa(tx: Tx, id: string, status: Exclude<CoaStatus, "pending">, errorCause: number | null, attempts: number): Promise<void> {
-  await tx.update(coaRequests).set({ status, errorCause, attempts, completedAt: new Date() }).where(eq(coaRequests.id, id));
 }
