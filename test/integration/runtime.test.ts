@@ -134,4 +134,44 @@ describe("consumer runner and producer side", () => {
     expect(new Set(caused()).size).toBe(3);
     await out.stop();
   });
+
+  it("waits out a lost database connection however many attempts it takes: never dead-lettered, applied once, readyz degraded meanwhile", async () => {
+    const dlq = await collector(dlqTopic("ledger"), `test-dlq-outage-${run}`);
+    // Five cuts, more than HANDLER_MAX_ATTEMPTS (3 in tests): the old runner dead-lettered it.
+    const incoming = ipAllocated(`evt-${run}-outage`, `outage-5-${run}`);
+    const degraded: boolean[] = [];
+    const watch = setInterval(() => {
+      void fetch(`http://127.0.0.1:${service.health.port}/readyz`)
+        .then(async (r) => degraded.push(r.status === 503 && ((await r.json()) as { checks: Record<string, boolean> }).checks.dependencies === false))
+        .catch(() => undefined);
+    }, 20);
+    try {
+      await send(inTopic, `outage-5-${run}`, await codec.encode(inTopic, incoming));
+      await expect.poll(async () => (await effectsOf(incoming.meta.event_id)).length, { timeout: 60_000 }).toBe(1);
+    } finally {
+      clearInterval(watch);
+    }
+    expect(degraded).toContain(true);
+    await expect.poll(async () => (await fetch(`http://127.0.0.1:${service.health.port}/readyz`)).status, { timeout: 10_000 }).toBe(200);
+    await dlq.waitFor(0);
+    expect(dlq.seen.filter((s) => s.message.key?.toString() === `outage-5-${run}`)).toHaveLength(0);
+    await dlq.stop();
+  });
+
+  it("dead-letters a message whose handler keeps failing for an unknown reason after the bound, with the reason, and goes on with the next", async () => {
+    const dlq = await collector(dlqTopic("ledger"), `test-dlq-bug-${run}`);
+    const key = `bug-${run}`;
+    const bad = ipAllocated(`evt-${run}-bug`, key);
+    const after = ipAllocated(`evt-${run}-after-bug`, `fine-${run}`);
+    await send(inTopic, key, await codec.encode(inTopic, bad));
+    await send(inTopic, key, await codec.encode(inTopic, after)); // same partition, after it
+    await expect.poll(() => dlq.seen.filter((s) => s.message.key?.toString() === key).length, { timeout: 60_000 }).toBe(1);
+    const dead = dlq.seen.find((s) => s.message.key?.toString() === key);
+    expect(header(dead!.message, "dlq-code")).toBe("retries-exhausted");
+    expect(header(dead!.message, "dlq-reason")).toContain("reading 'ips'");
+    expect(Number(header(dead!.message, "dlq-attempts"))).toBe(3);
+    await expect.poll(async () => (await effectsOf(after.meta.event_id)).length, { timeout: 30_000 }).toBe(1);
+    expect(await effectsOf(bad.meta.event_id)).toHaveLength(0);
+    await dlq.stop();
+  });
 });

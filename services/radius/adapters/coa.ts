@@ -64,6 +64,9 @@ export async function sendCoa(kind: "disconnect" | "coa", attributes: Record<str
   loadDictionaries();
   const code = kind === "disconnect" ? "Disconnect-Request" : "CoA-Request";
   const socket = dgram.createSocket("udp4");
+  // An unhandled 'error' on a socket would end the process (and every other NAS's requests with
+  // it): a socket error is a lost attempt, like a NAS that did not answer.
+  socket.on("error", () => undefined);
   try {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const identifier = Math.floor(Math.random() * 256);
@@ -86,7 +89,12 @@ export async function sendCoa(kind: "disconnect" | "coa", attributes: Record<str
           }
         };
         socket.on("message", onMessage);
-        socket.send(packet, target.port, target.address);
+        socket.send(packet, target.port, target.address, (err) => {
+          if (!err) return;
+          clearTimeout(timer);
+          socket.off("message", onMessage);
+          resolve(null);
+        });
       });
       if (!answer) continue;
       const ack = answer.code === "Disconnect-ACK" || answer.code === "CoA-ACK";
