@@ -4,6 +4,7 @@
 // and peak RSS per process; then a mass suspension and resumption of the burst's subscribers
 // (CoA / Disconnect to a simulated NAS that answers). See docs/PERFORMANCE.md.
 //   bash infra/stack.sh up && npm run bench -- [--n 1000] [--rate 50] [--rate-seconds 10] [--mode both]
+import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { Command } from "commander";
 import type { Message } from "../schemas/generated/events.js";
@@ -258,6 +259,9 @@ async function runMode(mode: "processes" | "all-in-one", offset: number): Promis
 
 const results: ModeResult[] = [];
 for (const [i, mode] of modes.entries()) results.push(await runMode(mode, i * perMode));
+
+console.log("\n=== IPAM allocation, one transaction per allocation (services/ipam/bench.ts)");
+execFileSync(process.execPath, [`${repoRoot}/dist/services/ipam/bench.js`], { stdio: "inherit", env: { ...process.env, BENCH_N: "1000" } });
 
 console.log("\n=== summary");
 for (const r of results) {

@@ -22,7 +22,7 @@ export interface RelayOptions {
   readonly logger: Logger;
   readonly pollMs: number;
   readonly batchSize?: number;
-  /** Published rows older than this are deleted (the topic is the history, not the outbox). */
+  /** Published outbox rows and inbox rows older than this are deleted (the topic is the history). */
   readonly keepPublishedMs?: number;
 }
 
@@ -98,6 +98,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     await db
       .delete(tables.outbox)
       .where(and(lt(tables.outbox.publishedAt, new Date(Date.now() - keepMs))));
+    // The inbox only has to outlive redeliveries (a rebalance, a crash, a relay's repeat: minutes);
+    // a week of it is plenty, and it would otherwise grow with every event ever consumed.
+    await db.delete(tables.inbox).where(lt(tables.inbox.processedAt, new Date(Date.now() - keepMs)));
   }
 
   const loop = (async () => {
