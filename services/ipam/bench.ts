@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { connect, migrateSchema } from "../../shared/db.js";
 import { ipamMigrations } from "./service.js";
-import { allocateDynamic, releaseAll } from "./store/allocator.js";
+import { allocateDynamic } from "./store/allocator.js";
 import { addPool, poolInfo } from "./store/pools.js";
 
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/fiber";

@@ -1,10 +1,9 @@
-// Store functions of billing: prices (CLI and tests), billing service records, and what it
-// keeps per subscriber. Every function takes the tenant and touches only that tenant's rows.
+// Store functions of billing: prices (CLI and tests) and billing service records (what it keeps
+// per subscriber is the runtime's subscriber_state). Every function takes the tenant and touches only that tenant's rows.
 import { and, asc, eq, gte, isNull, lt } from "drizzle-orm";
 import type { Db } from "../../../shared/db.js";
-import type { SubscriberView } from "../../../shared/subscriber-view.js";
-import type { BillingEffect, BillingState, Price } from "../decide.js";
-import { billingServices, planPeriods, prices, subscribers } from "./schema.js";
+import type { BillingEffect, Price } from "../decide.js";
+import { billingServices, planPeriods, prices } from "./schema.js";
 
 type Conn = Pick<Db, "select" | "insert" | "update" | "delete">;
 
@@ -140,19 +139,3 @@ export async function planHistory(db: Conn, tenant: string, serviceId: string) {
     .orderBy(asc(planPeriods.startsOn));
 }
 
-/** Locks the row for the rest of the transaction. */
-export async function loadSubscriber(db: Conn, tenant: string, subscriberId: string) {
-  const [row] = await db
-    .select()
-    .from(subscribers)
-    .where(and(eq(subscribers.tenantId, tenant), eq(subscribers.subscriberId, subscriberId)))
-    .for("update");
-  return row ? { view: row.view, state: row.state } : null;
-}
-
-export async function saveSubscriber(db: Conn, view: SubscriberView, state: BillingState): Promise<void> {
-  await db
-    .insert(subscribers)
-    .values({ tenantId: view.tenant_id, subscriberId: view.subscriber_id, view, state })
-    .onConflictDoUpdate({ target: [subscribers.tenantId, subscribers.subscriberId], set: { view, state, updatedAt: new Date() } });
-}

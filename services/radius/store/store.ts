@@ -3,24 +3,8 @@
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
-import type { SubscriberView } from "../../../shared/subscriber-view.js";
 import { planGroupName, planReplyItems, rejectItem, type AccountState, type PlanConfig, type RadiusItem, type SuspendMode, type SuspensionPolicy } from "../decide.js";
-import { accounts, coaRequests, nasDevices, plans, radacct, radcheck, radgroupreply, radreply, radusergroup, subscribers, suspensionPolicies, type CoaKind } from "./schema.js";
-
-export async function loadView(tx: Tx, tenantId: string, subscriberId: string): Promise<SubscriberView | null> {
-  const rows = await tx
-    .select({ view: subscribers.view })
-    .from(subscribers)
-    .where(and(eq(subscribers.tenantId, tenantId), eq(subscribers.subscriberId, subscriberId)));
-  return rows[0]?.view ?? null;
-}
-
-export async function saveView(tx: Tx, view: SubscriberView): Promise<void> {
-  await tx
-    .insert(subscribers)
-    .values({ tenantId: view.tenant_id, subscriberId: view.subscriber_id, view })
-    .onConflictDoUpdate({ target: [subscribers.tenantId, subscribers.subscriberId], set: { view, updatedAt: new Date() } });
-}
+import { accounts, coaRequests, nasDevices, plans, radacct, radcheck, radgroupreply, radreply, radusergroup, suspensionPolicies, type CoaKind } from "./schema.js";
 
 export async function findAccount(tx: Tx, tenantId: string, subscriberId: string): Promise<AccountState | null> {
   const rows = await tx
