@@ -260,6 +260,11 @@ async function runMode(mode: "processes" | "all-in-one", offset: number): Promis
 const results: ModeResult[] = [];
 for (const [i, mode] of modes.entries()) results.push(await runMode(mode, i * perMode));
 
+console.log("\n=== the direct limit: the same PostgreSQL work with no Kafka between the steps (scripts/bench/direct.ts)");
+const directOut = execFileSync(process.execPath, [`${repoRoot}/dist/scripts/bench/direct.js`, "--n", String(N)], { encoding: "utf8", env: process.env });
+process.stdout.write(directOut);
+const directPerSec = Number(/: ([\d.]+) subscribers\/s/.exec(directOut)?.[1] ?? NaN);
+
 console.log("\n=== IPAM allocation, one transaction per allocation (services/ipam/bench.ts)");
 execFileSync(process.execPath, [`${repoRoot}/dist/services/ipam/bench.js`], { stdio: "inherit", env: { ...process.env, BENCH_N: "1000" } });
 
@@ -270,4 +275,8 @@ for (const r of results) {
   );
 }
 const main = results[0];
-if (main) console.log(`throughput ${fmt(main.throughput)}/s, p99 ${main.p99} ms at ${RATE}/s, ratio -, max RSS ${fmt(Math.max(...results.map((r) => r.maxRss)), 0)} MB`);
+if (main) {
+  const ratio = main.throughput / directPerSec;
+  console.log(`  direct      ${fmt(directPerSec)}/s; ratio through Kafka / direct ${fmt(ratio, 2)}`);
+  console.log(`throughput ${fmt(main.throughput)}/s, p99 ${main.p99} ms at ${RATE}/s, ratio ${fmt(ratio, 2)}, max RSS ${fmt(Math.max(...results.map((r) => r.maxRss)), 0)} MB`);
+}
