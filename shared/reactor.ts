@@ -37,10 +37,21 @@ export interface StateStore<S> {
   save(tx: Tx, changed: ReadonlyArray<{ readonly key: SubscriberKey; readonly state: S }>): Promise<void>;
 }
 
+/** What lives as long as one unit of work: a service's cache of rows it has locked, say. */
+export interface UnitScope {
+  /** The value under `key` for this unit of work, made by `init` on first use. */
+  get<T>(key: string, init: () => T): T;
+  /** Runs `fn` in the transaction after every event of the unit, before the states are saved. */
+  beforeCommit(fn: () => Promise<void>): void;
+  /** Runs `fn` once the unit of work has committed (e.g. wake a dispatcher). */
+  onCommit(fn: () => void): void;
+}
+
 export interface Step<S> {
   readonly tx: Tx;
   /** Runs `fn` once this batch's unit of work has committed (e.g. wake a dispatcher). */
   readonly onCommit: (fn: () => void) => void;
+  readonly unit: UnitScope;
   readonly message: Message;
   readonly key: SubscriberKey;
   /** The subscriber's state before this event (undefined: none stored yet). */
@@ -74,6 +85,16 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
     async run(items) {
       const committed: Array<() => void> = [];
       const onCommit = (fn: () => void) => committed.push(fn);
+      const scratch = new Map<string, unknown>();
+      const flushes: Array<() => Promise<void>> = [];
+      const unit: UnitScope = {
+        get: <T>(key: string, init: () => T): T => {
+          if (!scratch.has(key)) scratch.set(key, init());
+          return scratch.get(key) as T;
+        },
+        beforeCommit: (fn) => flushes.push(fn),
+        onCommit,
+      };
       const keys = new Map<string, SubscriberKey>();
       items.forEach((it, index) => {
         try {
@@ -94,7 +115,7 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
           const before = states.get(ks);
           let reaction: Reaction<S>;
           try {
-            reaction = await spec.react({ tx, onCommit, message: item.message, key, state: before, log: item.log });
+            reaction = await spec.react({ tx, onCommit, unit, message: item.message, key, state: before, log: item.log });
           } catch (err) {
             throw new ItemFailure(index, err);
           }
@@ -104,6 +125,7 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
           }
           if (reaction.out) out.push(...reaction.out);
         }
+        for (const fn of flushes) await fn();
         const list = [...changed.values()];
         if (list.length > 0) await spec.store.save(tx, list);
         if (spec.settle) out.push(...spec.settle(list));
@@ -188,6 +210,7 @@ export function viewStore<S>(table: SubscriberStateTable, initial: S): StateStor
 export interface ViewStep<S> {
   readonly tx: Tx;
   readonly onCommit: (fn: () => void) => void;
+  readonly unit: UnitScope;
   readonly message: Message;
   readonly key: SubscriberKey;
   /** The shared view with this event folded in; null until SubscriberCreated was seen. */
@@ -216,10 +239,10 @@ export function viewReactor<S>(deps: UnitDeps & { readonly topic: string }, spec
   return keyedReactor<ViewRecord<S>>(deps, {
     accepts: (type, topic) => topic === deps.topic && types.has(type),
     store: viewStore(spec.table, spec.initial),
-    async react({ tx, onCommit, message, key, state, log }) {
+    async react({ tx, onCommit, unit, message, key, state, log }) {
       const before = state ?? { view: null, state: spec.initial };
       const view = evolveView(before.view, message);
-      const r = await spec.react({ tx, onCommit, message, key, view, viewBefore: before.view, state: before.state, log });
+      const r = await spec.react({ tx, onCommit, unit, message, key, view, viewBefore: before.view, state: before.state, log });
       const next = r.state ?? before.state;
       if (view === before.view && next === before.state) return { out: r.out };
       return { state: { view, state: next }, out: r.out };

@@ -12,7 +12,7 @@ import type { Logger } from "../../shared/logger.js";
 import type { Tx } from "../../shared/outbox.js";
 import type { ServiceDeps } from "../../shared/service.js";
 import { allocated, allocationFailed, evolve, initialState, InvalidInput, planAllocation, planRelease, released, type Held, type IpamState, type Trigger } from "./decide.js";
-import { AllocationFailure, carryOut, heldBy, releaseAll } from "./store/allocator.js";
+import { AllocationFailure, carryOut, Cursors, heldBy, releaseAll } from "./store/allocator.js";
 import { loadPools, poolInfo } from "./store/pools.js";
 import { subscriberState } from "./store/schema.js";
 
@@ -27,7 +27,7 @@ function logAllocation(log: Logger, trigger: Trigger, got: readonly Held[], sour
   else log.info(ips, "Allocated IPs");
 }
 
-async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: IpamState, log: Logger): Promise<Message[]> {
+async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: IpamState, log: Logger, cursors: Cursors): Promise<Message[]> {
   const { tenant_id: tenant, subscriber_id: sub } = trigger.meta;
   const subscriber = sub ?? "";
   const tenantPools = await loadPools(tx, tenant);
@@ -46,12 +46,16 @@ async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: Ipam
     log.warn({ code: plan.failure.code, reason: plan.failure.reason }, "IP allocation failed");
     return [allocationFailed(deps.ctx, trigger, plan.failure)];
   }
+  // The pools' rows are locked in the unit's transaction, before the savepoint.
+  await cursors.prepare(tenant, plan.items);
+  const before = cursors.snapshot();
   try {
     // A savepoint: a family that fails after another was bound leaves nothing bound.
-    const got = await tx.transaction((stx) => carryOut(stx, tenant, subscriber, plan.items, tenantPools));
+    const got = await tx.transaction((stx) => carryOut(stx, tenant, subscriber, plan.items, tenantPools, cursors));
     logAllocation(log, trigger, got, plan.source);
     return [allocated(deps.ctx, trigger, got, plan.source)];
   } catch (err) {
+    cursors.restore(before);
     if (!(err instanceof AllocationFailure)) throw err;
     log.warn({ code: err.failure.code, reason: err.failure.reason }, "IP allocation failed");
     return [allocationFailed(deps.ctx, trigger, err.failure)];
@@ -71,15 +75,21 @@ export function reactor(deps: ServiceDeps): BatchReactor {
   return viewReactor<IpamOwn>({ ...deps, topic: topics.lifecycle }, {
     initial: initialOwn,
     table: subscriberState,
-    async react({ tx, message, key, view, state: own, log }) {
+    async react({ tx, unit, message, key, view, state: own, log }) {
       const { tenant_id: tenant, subscriber_id: subscriber } = key;
+      const cursors = unit.get("pool-cursors", () => {
+        const c = new Cursors(tx);
+        unit.beforeCommit(() => c.flush());
+        return c;
+      });
       // The runtime folded the view; ipam's own part folds here.
       let state: IpamState = { view, progress: evolveProgress(own.progress, message), terminating: own.terminating || message.type === "SubscriberTerminationRequested" };
-      const out: Message[] = isTrigger(message) ? await allocate(deps, tx, message, state, log) : [];
+      const out: Message[] = isTrigger(message) ? await allocate(deps, tx, message, state, log, cursors) : [];
       for (const m of out) state = evolve(state, m);
       const mayRelease = mayCompensate(state.progress, "ipam") || (state.view !== null && teardownDue(state.view, "ipam"));
       const release = mayRelease ? planRelease(state, await heldBy(tx, tenant, subscriber)) : null;
       if (release) {
+        await cursors.flush(); // a released unit goes on the free list when it lies below the cursor as written
         const gone = await releaseAll(tx, tenant, subscriber);
         const m = released(deps.ctx, message, gone, release.reason);
         log.info({ ips: m.data.ips, reason: release.reason }, "Released IPs");

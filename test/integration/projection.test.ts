@@ -111,7 +111,7 @@ afterAll(async () => {
 describe("projection", () => {
   const active = `sub-${run}-active`;
 
-  it("builds the seed-shaped document of a provisioned subscriber and publishes a snapshot per event, keyed by subscriber", async () => {
+  it("builds the seed-shaped document of a provisioned subscriber and publishes its latest snapshot once per unit of work, keyed by subscriber", async () => {
     const events = [story.created(active), story.profile(active), story.ips(active), story.radius(active), story.onu(active), story.billing(active), story.provisioned(active)];
     await publish(...events);
     await waitForStatus(active, "active");
@@ -133,8 +133,15 @@ describe("projection", () => {
       degraded_reasons: [],
     });
 
+    // The topic is compacted: each unit of work publishes a subscriber's document once, caused by
+    // the last of its events in that unit. So the causes are some of the events, in order, each
+    // once, ending with the last one.
     const snaps = snapshotsOf(active).filter((s) => mine.has(s.meta.causation_id ?? ""));
-    expect(snaps.map((s) => s.meta.causation_id)).toEqual(events.map((e) => e.meta.event_id));
+    const ids = events.map((e) => e.meta.event_id);
+    const causes = snaps.map((s) => ids.indexOf(s.meta.causation_id ?? ""));
+    expect(causes.length).toBeGreaterThanOrEqual(1);
+    expect(causes).toEqual([...new Set(causes)].sort((a, b) => a - b));
+    expect(causes.at(-1)).toBe(ids.length - 1);
     const last = snaps.at(-1)!;
     expect(last.data).toMatchObject({ status: "active", allocated_ips: ips, devices: { onu_id: `onu-${active}`, cpe_id: null }, radius: { username: `${active}@isp` } });
     expect(ours(last.data.timeline)).toHaveLength(7);
@@ -150,7 +157,8 @@ describe("projection", () => {
     const marker = event(active, "SubscriberResumed", { order_id: `order-${active}-r` });
     await publish(marker);
     await snapshots.waitFor(active, (ms) => ms.some((m) => m.meta.causation_id === marker.meta.event_id));
-    expect(snapshotsOf(active).filter((s) => s.meta.causation_id === suspended.meta.event_id)).toHaveLength(1);
+    // At most one (none when the marker came in the same unit of work: one snapshot for both).
+    expect(snapshotsOf(active).filter((s) => s.meta.causation_id === suspended.meta.event_id).length).toBeLessThanOrEqual(1);
     const doc = await http(`/tenants/${tenant}/subscribers/${active}/service-metadata`);
     const timeline = ours(doc.body.timeline);
     expect(timeline.filter((t) => t.event_id === suspended.meta.event_id)).toHaveLength(1);

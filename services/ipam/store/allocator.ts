@@ -11,7 +11,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Tx } from "../../../shared/outbox.js";
 import type { Failure, Held, PlanItem, PoolInfo, Source } from "../decide.js";
-import { addressToIndex, geometry, indexToAddress, mergeRanges, skipExcluded, type Family } from "../domain/addresses.js";
+import { addressToIndex, geometry, indexToAddress, mergeRanges, skipExcluded, type Family, type IndexRange } from "../domain/addresses.js";
 import { excludedRanges, type PoolRow } from "./pools.js";
 import { allocations, pools } from "./schema.js";
 
@@ -48,34 +48,96 @@ async function popReleased(tx: Tx, tenantId: string, poolId: string): Promise<bi
   return first ? BigInt(first.idx) : null;
 }
 
-/** One unit of `pool` for the subscriber, or null when the pool is exhausted. */
-export async function allocateDynamic(tx: Tx, tenantId: string, subscriberId: string, pool: PoolInfo): Promise<{ address: string; idx: bigint } | null> {
+/**
+ * The cursors of the pools one unit of work allocates from. A pool's row is locked on first use
+ * (in the unit's own transaction, never in a savepoint, whose rollback could give the lock back),
+ * its cursor then moves in memory, and it is written back once, before the unit commits: one
+ * update of the row per unit of work instead of one per allocation. (PostgreSQL's cost of
+ * updating a row grows with the times that row was already updated in the same transaction, and
+ * faster still across savepoints: with a unit of 1000 subscribers, one update each made an
+ * allocation about twice as slow as with 200.) A free list found empty is not asked again until
+ * a release or a flush.
+ */
+export class Cursors {
+  private readonly pools = new Map<string, { tenantId: string; poolId: string; cursor: bigint; written: bigint; excluded: IndexRange[]; freeListEmpty: boolean }>();
+
+  constructor(private readonly tx: Tx) {}
+
+  /** Locks the pools of these dynamic items now, in the unit's transaction, in the given order. */
+  async prepare(tenantId: string, items: readonly PlanItem[]): Promise<void> {
+    for (const item of items) if (item.kind === "dynamic") await this.entry(tenantId, item.pool);
+  }
+
+  async entry(tenantId: string, pool: PoolInfo) {
+    const key = `${tenantId}\u0000${pool.id}`;
+    const known = this.pools.get(key);
+    if (known) return known;
+    const [locked] = await this.tx
+      .select({ nextIndex: pools.nextIndex })
+      .from(pools)
+      .where(and(eq(pools.tenantId, tenantId), eq(pools.id, pool.id)))
+      .for("update");
+    if (!locked) throw new Error(`pool ${pool.id} vanished`);
+    const excluded = mergeRanges(await excludedRanges(this.tx, tenantId, pool.id));
+    const e = { tenantId, poolId: pool.id, cursor: locked.nextIndex, written: locked.nextIndex, excluded, freeListEmpty: false };
+    this.pools.set(key, e);
+    return e;
+  }
+
+  /** For a savepoint: what to put back if it rolls back. */
+  snapshot(): Map<string, { cursor: bigint; freeListEmpty: boolean }> {
+    return new Map([...this.pools].map(([k, e]) => [k, { cursor: e.cursor, freeListEmpty: e.freeListEmpty }]));
+  }
+
+  restore(snap: Map<string, { cursor: bigint; freeListEmpty: boolean }>): void {
+    for (const [k, e] of this.pools) {
+      const was = snap.get(k);
+      if (was) Object.assign(e, was);
+      else this.pools.delete(k); // first used inside the savepoint: its lock is kept, its cursor read again
+    }
+  }
+
+  /** Writes the moved cursors back (before a release, which compares units with them, and before commit). */
+  async flush(): Promise<void> {
+    for (const e of this.pools.values()) {
+      e.freeListEmpty = false;
+      if (e.cursor === e.written) continue;
+      await this.tx.update(pools).set({ nextIndex: e.cursor }).where(and(eq(pools.tenantId, e.tenantId), eq(pools.id, e.poolId)));
+      e.written = e.cursor;
+    }
+  }
+}
+
+/**
+ * One unit of `pool` for the subscriber, or null when the pool is exhausted. With `cursors`, the
+ * pool's cursor is the unit of work's (see Cursors); without, the row is locked and updated here.
+ */
+export async function allocateDynamic(tx: Tx, tenantId: string, subscriberId: string, pool: PoolInfo, cursors?: Cursors): Promise<{ address: string; idx: bigint } | null> {
   const g = geometry(pool.family, pool.cidr, pool.delegatedLength);
   const bind = (idx: bigint) => {
     const address = indexToAddress(g, idx);
     return tryBind(tx, { tenantId, subscriberId, family: pool.family, address, poolId: pool.id, idx, source: "dynamic" }).then((ok) => (ok ? { address, idx } : null));
   };
-  for (;;) {
+  const own = cursors ?? new Cursors(tx);
+  const e = await own.entry(tenantId, pool);
+  while (!e.freeListEmpty) {
     const idx = await popReleased(tx, tenantId, pool.id);
-    if (idx === null) break;
+    if (idx === null) {
+      e.freeListEmpty = true;
+      break;
+    }
     const got = await bind(idx);
     if (got) return got; // else: bound as a static since it was released; drop it and pop the next
   }
-  const [locked] = await tx
-    .select({ nextIndex: pools.nextIndex })
-    .from(pools)
-    .where(and(eq(pools.tenantId, tenantId), eq(pools.id, pool.id)))
-    .for("update");
-  if (!locked) throw new Error(`pool ${pool.id} vanished`);
-  const excluded = mergeRanges(await excludedRanges(tx, tenantId, pool.id));
-  let cursor = locked.nextIndex > g.first ? locked.nextIndex : g.first;
+  let cursor = e.cursor > g.first ? e.cursor : g.first;
   for (;;) {
-    const candidate = skipExcluded(cursor, excluded);
+    const candidate = skipExcluded(cursor, e.excluded);
     if (candidate >= g.end) return null;
     cursor = candidate + 1n;
     const got = await bind(candidate);
     if (got) {
-      await tx.update(pools).set({ nextIndex: cursor }).where(and(eq(pools.tenantId, tenantId), eq(pools.id, pool.id)));
+      e.cursor = cursor;
+      if (!cursors) await own.flush();
       return got;
     }
   }
@@ -115,7 +177,7 @@ export async function bindStatic(
 }
 
 /** Carries out a plan; throws AllocationFailure (the caller rolls back its savepoint). */
-export async function carryOut(tx: Tx, tenantId: string, subscriberId: string, items: readonly PlanItem[], tenantPools: readonly PoolRow[]): Promise<Held[]> {
+export async function carryOut(tx: Tx, tenantId: string, subscriberId: string, items: readonly PlanItem[], tenantPools: readonly PoolRow[], cursors?: Cursors): Promise<Held[]> {
   const got: Held[] = [];
   // Fixed order ipv4, ipv6, ipv6_pd (the plan's order): pool row locks are always taken in the same order.
   for (const item of items) {
@@ -123,7 +185,7 @@ export async function carryOut(tx: Tx, tenantId: string, subscriberId: string, i
       await bindStatic(tx, tenantId, subscriberId, item, tenantPools);
       got.push({ family: item.family, address: item.address, source: item.source });
     } else {
-      const unit = await allocateDynamic(tx, tenantId, subscriberId, item.pool);
+      const unit = await allocateDynamic(tx, tenantId, subscriberId, item.pool, cursors);
       if (!unit) throw new AllocationFailure({ code: "pool_exhausted", reason: `pool '${item.pool.name}' (${item.pool.cidr}) has no free ${item.family} unit left` });
       got.push({ family: item.family, address: unit.address, source: "dynamic" });
     }
