@@ -57,6 +57,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   let active = false;
   let pending = true;
   let lastPrune = 0;
+  let lockPid: number | null = null;
+  let lockCheckedAt = 0;
   const drainWaiters: Array<() => void> = [];
 
   const listener = await sql.listen(outboxChannel(schema), () => {
@@ -107,9 +109,21 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     let failures = 0;
     while (!stopped) {
       try {
+        if (active && Date.now() - lockCheckedAt > 5_000) {
+          // The lock lives as long as the session that took it: if PostgreSQL ended that session
+          // (a restart), the lock is gone and another process may hold it now.
+          lockCheckedAt = Date.now();
+          const pid = await lockConn`select pg_backend_pid() as pid`.then((r) => Number(r[0]?.pid), () => null);
+          if (pid !== lockPid) {
+            active = false;
+            log.warn({ schema }, "outbox relay lost its lock session; taking the lock again before publishing");
+          }
+        }
         if (!active) {
-          const [row] = await lockConn`select pg_try_advisory_lock(${key}::bigint) as ok`;
+          const [row] = await lockConn`select pg_try_advisory_lock(${key}::bigint) as ok, pg_backend_pid() as pid`;
           active = row?.ok === true;
+          lockPid = row ? Number(row.pid) : null;
+          lockCheckedAt = Date.now();
           if (active) log.info({ schema }, "outbox relay active");
         }
         if (active) {
