@@ -11,7 +11,8 @@ import type { Message } from "../schemas/generated/events.js";
 import { loadConfig } from "../shared/config.js";
 import { connect } from "../shared/db.js";
 import { addNas } from "../services/radius/store/store.js";
-import { lifecycleOrder, provisionOrder } from "./crm.js";
+import { lifecycleOrder } from "./crm.js";
+import { benchOrders, benchTenant } from "./bench/fixture.js";
 import { CpuMeter, pidFromFile, pidsByComm } from "./bench/procs.js";
 import { openOrderDesk, percentile, type OrderDesk } from "./bench/orders.js";
 import { repoRoot, servicePorts, startServices, type ServiceName } from "./run-services.js";
@@ -39,47 +40,16 @@ const config = loadConfig({});
 const tenant = `bench-${Date.now().toString(36)}`;
 const perMode = WARMUP + N + RATE_N;
 const total = perMode * modes.length;
-const serial = (i: number) => `BN${tenant.slice(-7).toUpperCase()}${String(i).padStart(6, "0")}`;
 // The stack's pid files; STACK_DIR as in infra/lib.sh.
 const stackRun = `${process.env.STACK_DIR ?? `${repoRoot}/.stack`}/run/`;
 const names = Object.keys(servicePorts) as ServiceName[];
 
 const t0 = Date.now();
-await setupTenants(config.DATABASE_URL, [
-  {
-    tenantId: tenant,
-    plans: [{ planId: "home-500", name: "Home 500", downloadMbps: 500, uploadMbps: 100 }],
-    pools: [
-      { name: "v4", kind: "ipv4", cidr: "100.64.0.0/16", gateway: "100.64.0.1", isDefault: true },
-      { name: "v6", kind: "ipv6", cidr: "2001:db8:64::/64", gateway: "2001:db8:64::1", isDefault: true },
-      { name: "pd", kind: "ipv6_pd", cidr: "2001:db8:6000::/36", delegatedLength: 56, isDefault: true },
-    ],
-    olts: [{ oltId: "olt-1", name: "OLT", onus: Array.from({ length: total }, (_, i) => ({ port: `0/${1 + (i >> 7)}/${i & 127}`, serial: serial(i) })) }],
-  },
-]);
+await setupTenants(config.DATABASE_URL, [benchTenant(tenant, total)]);
+
 console.log(`tenant ${tenant}: ${total} ONUs, /16 + /64 + /36 pools set up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-function orders(from: number, count: number) {
-  return Array.from({ length: count }, (_, k) => {
-    const i = from + k;
-    return provisionOrder(tenant, {
-      order_id: `${tenant}-${i}`,
-      crm_reference: `crm-${tenant}-${i}`,
-      first_name: "Bench",
-      last_name: `Subscriber ${i}`,
-      email: `b${i}@example.com`,
-      service_address: `${i} Fibre Street`,
-      connection_type: "ftth",
-      service_plan_id: "home-500",
-      onu_serial: serial(i),
-      service_vlan: 100 + Math.floor(i / 4000),
-      inner_vlan: 1 + (i % 4000),
-      qinq_enabled: true,
-      ipv6_assignment_mode: "dual_stack",
-      ipv6_pd_size: 56,
-    });
-  });
-}
+const orders = (from: number, count: number) => benchOrders(tenant, from, count);
 
 interface Meters {
   readonly rows: ReadonlyArray<readonly [string, CpuMeter]>;

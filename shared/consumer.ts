@@ -103,7 +103,8 @@ export function checkTopic(message: Message, topic: string, contractTopics: Read
   if (home !== topic) throw new PoisonMessageError("wrong-topic", `${message.type} belongs on ${home}, not on ${topic}`);
 }
 
-const lazyLog = (base: Logger, message: Message): Logger => {
+/** A logger carrying the event's ids, built on first use (most events log nothing). */
+export const lazyLog = (base: Logger, message: Message): Logger => {
   let log: Logger | undefined;
   return new Proxy({} as Logger, {
     get(_t, prop) {

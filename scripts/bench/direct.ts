@@ -63,10 +63,10 @@ import type { z } from "zod";
 import { loadCatalog } from "../../schemas/catalog.js";
 import { eventTopics, type EventName, type Message } from "../../schemas/generated/events.js";
 import { loadConfig, type BaseConfig } from "../../shared/config.js";
-import { checkTopic, type BatchReactor, type Incoming } from "../../shared/consumer.js";
+import { checkTopic, lazyLog, type BatchReactor, type Incoming } from "../../shared/consumer.js";
 import { connect, migrateSchema, type Sql } from "../../shared/db.js";
 import { newId } from "../../shared/ids.js";
-import { createLogger, forEvent, type Logger } from "../../shared/logger.js";
+import { createLogger, type Logger } from "../../shared/logger.js";
 import { eventHeaders, type Delivery } from "../../shared/outbox.js";
 import type { ServiceDefinition, ServiceDeps } from "../../shared/service.js";
 import { serviceNames, topics, type ServiceName } from "../../shared/topics.js";
@@ -77,8 +77,8 @@ import { definition as profile } from "../../services/profile/service.js";
 import { definition as projection } from "../../services/projection/service.js";
 import { definition as radius } from "../../services/radius/service.js";
 import { definition as subscriber } from "../../services/subscriber/service.js";
-import { provisionOrder } from "../crm.js";
 import { setupTenants } from "../tenant-setup.js";
+import { benchOrders, benchTenant } from "./fixture.js";
 
 type AnyDefinition = ServiceDefinition<z.ZodRawShape>;
 
@@ -161,17 +161,6 @@ function describe(err: unknown): string {
   return lines.join("\n  caused by ");
 }
 
-/** As the consumer runner's: the per-event child logger is built on first use. */
-function lazyLog(base: Logger, message: Message): Logger {
-  let log: Logger | undefined;
-  return new Proxy({} as Logger, {
-    get(_t, prop) {
-      log ??= forEvent(base, message.meta).child({ event_type: message.type });
-      const v = (log as unknown as Record<string | symbol, unknown>)[prop];
-      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(log) : v;
-    },
-  });
-}
 
 interface Service {
   readonly name: ServiceName;
@@ -436,39 +425,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolvePath(process.ar
   const databaseUrl = await ensureDatabase(config.DATABASE_URL, opts.database);
   const tenant = `direct-${Date.now().toString(36)}`;
   // As scripts/bench.ts: one ONU per order, /16 IPv4, /64 IPv6, /36 PD delegating /56.
-  const serial = (i: number) => `BN${tenant.slice(-7).toUpperCase()}${String(i).padStart(6, "0")}`;
   const t0 = Date.now();
-  await setupTenants(databaseUrl, [
-    {
-      tenantId: tenant,
-      plans: [{ planId: "home-500", name: "Home 500", downloadMbps: 500, uploadMbps: 100 }],
-      pools: [
-        { name: "v4", kind: "ipv4", cidr: "100.64.0.0/16", gateway: "100.64.0.1", isDefault: true },
-        { name: "v6", kind: "ipv6", cidr: "2001:db8:64::/64", gateway: "2001:db8:64::1", isDefault: true },
-        { name: "pd", kind: "ipv6_pd", cidr: "2001:db8:6000::/36", delegatedLength: 56, isDefault: true },
-      ],
-      olts: [{ oltId: "olt-1", name: "OLT", onus: Array.from({ length: N }, (_, i) => ({ port: `0/${1 + (i >> 7)}/${i & 127}`, serial: serial(i) })) }],
-    },
-  ]);
+  await setupTenants(databaseUrl, [benchTenant(tenant, N)]);
   console.log(`tenant ${tenant} in database ${opts.database}: ${N} ONUs, /16 + /64 + /36 pools set up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const orders = Array.from({ length: N }, (_, i) =>
-    provisionOrder(tenant, {
-      order_id: `${tenant}-${i}`,
-      crm_reference: `crm-${tenant}-${i}`,
-      first_name: "Bench",
-      last_name: `Subscriber ${i}`,
-      email: `b${i}@example.com`,
-      service_address: `${i} Fibre Street`,
-      connection_type: "ftth",
-      service_plan_id: "home-500",
-      onu_serial: serial(i),
-      service_vlan: 100 + Math.floor(i / 4000),
-      inner_vlan: 1 + (i % 4000),
-      qinq_enabled: true,
-      ipv6_assignment_mode: "dual_stack",
-      ipv6_pd_size: 56,
-    }),
-  );
+  const orders = benchOrders(tenant, 0, N);
   const verbose = opts.verbose === true;
   const r = await benchDirect({
     databaseUrl,
