@@ -23,11 +23,14 @@ export function compiledEntry(entry: string): string {
 }
 
 /**
- * Node flags for a service process: stack traces mapped back to the .ts sources, plus
+ * Node flags for a service process: stack traces mapped back to the .ts sources, a young
+ * generation of 8 MB, plus
  * SERVICE_NODE_ARGS, extra flags for every service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 export function serviceNodeArgs(): string[] {
-  return ["--enable-source-maps", ...(process.env.SERVICE_NODE_ARGS ?? "").split(" ").filter(Boolean)];
+  // An 8 MB young generation (Node 20 lets it grow to 16 MB): the same CPU and throughput in
+  // `npm run bench`, 10-20 MB less peak RSS per service (docs/PERFORMANCE.md).
+  return ["--enable-source-maps", "--max-semi-space-size=8", ...(process.env.SERVICE_NODE_ARGS ?? "").split(" ").filter(Boolean)];
 }
 
 export const servicePorts = {
