@@ -50,7 +50,7 @@ export function isTransient(err: unknown): boolean {
     if (typeof errno === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT)$/.test(errno)) return true;
     if (typeof name === "string") {
       // kafkajs marks what it considers retriable; connection and timeout errors are always so here.
-      if (/^KafkaJS(Connection|RequestTimeout|NumberOfRetriesExceeded|BrokerNotFound|NonRetriable)?Error$/.test(name) && (retriable === true || /Connection|Timeout|NumberOfRetries|BrokerNotFound/.test(name))) return true;
+      if (name.startsWith("KafkaJS") && (retriable === true || /Connection|Timeout|NumberOfRetries|BrokerNotFound/.test(name))) return true;
       if (name === "AbortError" || name === "TimeoutError") return true;
     }
     // fetch() to the schema registry: "fetch failed" with a network cause; a 5xx from it.

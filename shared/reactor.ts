@@ -49,8 +49,6 @@ export interface UnitScope {
 
 export interface Step<S> {
   readonly tx: Tx;
-  /** Runs `fn` once this batch's unit of work has committed (e.g. wake a dispatcher). */
-  readonly onCommit: (fn: () => void) => void;
   readonly unit: UnitScope;
   readonly message: Message;
   readonly key: SubscriberKey;
@@ -84,7 +82,6 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
     accepts: spec.accepts,
     async run(items) {
       const committed: Array<() => void> = [];
-      const onCommit = (fn: () => void) => committed.push(fn);
       const scratch = new Map<string, unknown>();
       const flushes: Array<() => Promise<void>> = [];
       const unit: UnitScope = {
@@ -93,29 +90,28 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
           return scratch.get(key) as T;
         },
         beforeCommit: (fn) => flushes.push(fn),
-        onCommit,
+        onCommit: (fn) => committed.push(fn),
       };
-      const keys = new Map<string, SubscriberKey>();
-      items.forEach((it, index) => {
+      // Every item's key before the transaction: one without a subscriber is poison on its own.
+      const keyOf = items.map((it, index) => {
         try {
-          const k = subscriberKeyOf(it.message);
-          keys.set(keyString(k), k);
+          return subscriberKeyOf(it.message);
         } catch (err) {
           throw new ItemFailure(index, err);
         }
       });
       await processBatch(deps.db, deps.tables, deps.catalog, deps.name, items, async (tx, fresh) => {
-        const freshKeys = new Set(fresh.map((f) => keyString(subscriberKeyOf(f.item.message))));
-        const states = await spec.store.load(tx, [...keys.values()].filter((k) => freshKeys.has(keyString(k))));
+        const wanted = new Map(fresh.map(({ index }) => [keyString(keyOf[index]!), keyOf[index]!]));
+        const states = await spec.store.load(tx, [...wanted.values()]);
         const changed = new Map<string, { key: SubscriberKey; state: S; last: Incoming }>();
         const out: Outgoing[] = [];
         for (const { index, item } of fresh) {
-          const key = subscriberKeyOf(item.message);
+          const key = keyOf[index]!;
           const ks = keyString(key);
           const before = states.get(ks);
           let reaction: Reaction<S>;
           try {
-            reaction = await spec.react({ tx, onCommit, unit, message: item.message, key, state: before, log: item.log });
+            reaction = await spec.react({ tx, unit, message: item.message, key, state: before, log: item.log });
           } catch (err) {
             throw new ItemFailure(index, err);
           }
@@ -209,7 +205,6 @@ export function viewStore<S>(table: SubscriberStateTable, initial: S): StateStor
 
 export interface ViewStep<S> {
   readonly tx: Tx;
-  readonly onCommit: (fn: () => void) => void;
   readonly unit: UnitScope;
   readonly message: Message;
   readonly key: SubscriberKey;
@@ -239,10 +234,10 @@ export function viewReactor<S>(deps: UnitDeps & { readonly topic: string }, spec
   return keyedReactor<ViewRecord<S>>(deps, {
     accepts: (type, topic) => topic === deps.topic && types.has(type),
     store: viewStore(spec.table, spec.initial),
-    async react({ tx, onCommit, unit, message, key, state, log }) {
+    async react({ tx, unit, message, key, state, log }) {
       const before = state ?? { view: null, state: spec.initial };
       const view = evolveView(before.view, message);
-      const r = await spec.react({ tx, onCommit, unit, message, key, view, viewBefore: before.view, state: before.state, log });
+      const r = await spec.react({ tx, unit, message, key, view, viewBefore: before.view, state: before.state, log });
       const next = r.state ?? before.state;
       if (view === before.view && next === before.state) return { out: r.out };
       return { state: { view, state: next }, out: r.out };

@@ -22,12 +22,16 @@ export interface IpamState {
 
 export const initialState: IpamState = { view: null, progress: initialProgress, terminating: false };
 
+/** What ipam keeps beside the shared view (the runtime folds and stores the view). */
+export type IpamOwn = Omit<IpamState, "view">;
+export const initialOwn: IpamOwn = { progress: initialProgress, terminating: false };
+
+export function evolveOwn(own: IpamOwn, m: Message): IpamOwn {
+  return { progress: evolveProgress(own.progress, m), terminating: own.terminating || m.type === "SubscriberTerminationRequested" };
+}
+
 export function evolve(state: IpamState, m: Message): IpamState {
-  return {
-    view: evolveView(state.view, m),
-    progress: evolveProgress(state.progress, m),
-    terminating: state.terminating || m.type === "SubscriberTerminationRequested",
-  };
+  return { view: evolveView(state.view, m), ...evolveOwn(state, m) };
 }
 
 export interface PoolInfo {

@@ -2,7 +2,7 @@
 // and ipam's own state for a whole batch, folds each event into the view; here ipam decides,
 // carries out the decision in the store, folds its own outgoing events in, and returns them.
 import type { Message } from "../../schemas/generated/events.js";
-import { evolveProgress, mayCompensate } from "../../shared/progress.js";
+import { mayCompensate } from "../../shared/progress.js";
 import { viewReactor } from "../../shared/reactor.js";
 import { teardownDue } from "../../shared/teardown.js";
 import { topics } from "../../shared/topics.js";
@@ -11,7 +11,7 @@ import { PoisonMessageError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Tx } from "../../shared/outbox.js";
 import type { ServiceDeps } from "../../shared/service.js";
-import { allocated, allocationFailed, evolve, initialState, InvalidInput, planAllocation, planRelease, released, type Held, type IpamState, type Trigger } from "./decide.js";
+import { allocated, allocationFailed, evolve, evolveOwn, initialOwn, InvalidInput, planAllocation, planRelease, released, type Held, type IpamOwn, type IpamState, type Trigger } from "./decide.js";
 import { AllocationFailure, carryOut, Cursors, heldBy, releaseAll } from "./store/allocator.js";
 import { loadPools, poolInfo } from "./store/pools.js";
 import { subscriberState } from "./store/schema.js";
@@ -62,10 +62,6 @@ async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: Ipam
   }
 }
 
-/** What ipam stores per subscriber beside the shared view: provisioning progress and termination. */
-export type IpamOwn = Omit<IpamState, "view">;
-export const initialOwn: IpamOwn = { progress: initialState.progress, terminating: false };
-
 /**
  * ipam's reaction to one event (the runtime has folded the shared view): allocate on the two
  * triggers, release when the rollback or the teardown reaches ipam. The allocations table is
@@ -83,7 +79,7 @@ export function reactor(deps: ServiceDeps): BatchReactor {
         return c;
       });
       // The runtime folded the view; ipam's own part folds here.
-      let state: IpamState = { view, progress: evolveProgress(own.progress, message), terminating: own.terminating || message.type === "SubscriberTerminationRequested" };
+      let state: IpamState = { view, ...evolveOwn(own, message) };
       const out: Message[] = isTrigger(message) ? await allocate(deps, tx, message, state, log, cursors) : [];
       for (const m of out) state = evolve(state, m);
       const mayRelease = mayCompensate(state.progress, "ipam") || (state.view !== null && teardownDue(state.view, "ipam"));
@@ -96,7 +92,8 @@ export function reactor(deps: ServiceDeps): BatchReactor {
         out.push(m);
         state = evolve(state, m);
       }
-      return { state: { progress: state.progress, terminating: state.terminating }, out: out.map((m) => ({ message: m })) };
+      const { view: _folded, ...next } = state;
+      return { state: next, out: out.map((m) => ({ message: m })) };
     },
   });
 }

@@ -30,8 +30,8 @@ export function radiusReactor(deps: ServiceDeps, onCoa: () => void = () => undef
     initial: null,
     table: subscriberState,
     triggers,
-    async react({ tx, onCommit, message, key, view, log }) {
-      return { out: await react(deps, tx, message, key.subscriber_id, view, log, () => onCommit(onCoa)) };
+    async react({ tx, unit, message, key, view, log }) {
+      return { out: await react(deps, tx, message, key.subscriber_id, view, log, () => unit.onCommit(onCoa)) };
     },
   });
 }
@@ -45,137 +45,137 @@ async function react(
   log: Logger,
   coaQueued: () => void,
 ): Promise<Outgoing[]> {
-    const tenantId = message.meta.tenant_id;
+  const tenantId = message.meta.tenant_id;
 
-    /** A CoA / Disconnect to the NAS of the open session, written with the account change; no session → recorded (and reported) at once. */
-    const queueCoa = async (tx: Tx, username: string, intent: CoaIntent): Promise<Outgoing[]> => {
-      const session = await store.openSession(tx, tenantId, username);
-      const attributes: Record<string, string> = { "User-Name": username };
-      if (session?.framedIp) attributes["Framed-IP-Address"] = session.framedIp;
-      if (session) attributes["Acct-Session-Id"] = session.sessionId;
-      Object.assign(attributes, intent.attributes);
-      const inserted = await store.insertCoa(tx, {
-        id: deps.ctx.newId(),
-        tenantId,
-        subscriberId,
-        username,
-        kind: intent.kind,
-        nasId: session?.nasId ?? null,
-        attributes,
-        causeEventId: message.meta.event_id,
-        correlationId: message.meta.correlation_id,
-        status: session ? "pending" : "no_session",
-      });
-      if (!inserted) return [];
-      if (session) {
-        coaQueued();
-        log.info({ kind: intent.kind, nas_id: session.nasId, username }, "CoA request queued for the NAS of the open session");
-        return [];
-      }
-      log.info({ kind: intent.kind, username }, "no open session on a registered NAS: nothing to cut");
-      return [{ message: follow(deps.ctx, message, "RadiusCoaCompleted", { username, kind: intent.kind, nas_id: null, outcome: "no_session", error_cause: null, attempts: 0 }) }];
-    };
+  /** A CoA / Disconnect to the NAS of the open session, written with the account change; no session → recorded (and reported) at once. */
+  const queueCoa = async (tx: Tx, username: string, intent: CoaIntent): Promise<Outgoing[]> => {
+    const session = await store.openSession(tx, tenantId, username);
+    const attributes: Record<string, string> = { "User-Name": username };
+    if (session?.framedIp) attributes["Framed-IP-Address"] = session.framedIp;
+    if (session) attributes["Acct-Session-Id"] = session.sessionId;
+    Object.assign(attributes, intent.attributes);
+    const inserted = await store.insertCoa(tx, {
+      id: deps.ctx.newId(),
+      tenantId,
+      subscriberId,
+      username,
+      kind: intent.kind,
+      nasId: session?.nasId ?? null,
+      attributes,
+      causeEventId: message.meta.event_id,
+      correlationId: message.meta.correlation_id,
+      status: session ? "pending" : "no_session",
+    });
+    if (!inserted) return [];
+    if (session) {
+      coaQueued();
+      log.info({ kind: intent.kind, nas_id: session.nasId, username }, "CoA request queued for the NAS of the open session");
+      return [];
+    }
+    log.info({ kind: intent.kind, username }, "no open session on a registered NAS: nothing to cut");
+    return [{ message: follow(deps.ctx, message, "RadiusCoaCompleted", { username, kind: intent.kind, nas_id: null, outcome: "no_session", error_cause: null, attempts: 0 }) }];
+  };
 
-      if (!view) {
-        if (message.type === "IpAllocated") throw new PoisonMessageError("invalid", "IpAllocated for a subscriber whose SubscriberCreated this service never saw");
-        log.debug("no SubscriberCreated seen for this subscriber: event skipped");
-        return [];
-      }
-      const mayAct =
-        message.type === "IpAllocated" ||
-        message.type === "SubscriberSuspendRequested" ||
-        message.type === "SubscriberResumeRequested" ||
-        message.type === "SubscriberPlanChangeRequested" ||
-        teardownDue(view, "radius") ||
-        mayCompensate(view.progress, "radius");
-      if (!mayAct) return [];
-      let account = await store.findAccount(tx, tenantId, subscriberId);
-      const out: Outgoing[] = [];
+  if (!view) {
+    if (message.type === "IpAllocated") throw new PoisonMessageError("invalid", "IpAllocated for a subscriber whose SubscriberCreated this service never saw");
+    log.debug("no SubscriberCreated seen for this subscriber: event skipped");
+    return [];
+  }
+  const mayAct =
+    message.type === "IpAllocated" ||
+    message.type === "SubscriberSuspendRequested" ||
+    message.type === "SubscriberResumeRequested" ||
+    message.type === "SubscriberPlanChangeRequested" ||
+    teardownDue(view, "radius") ||
+    mayCompensate(view.progress, "radius");
+  if (!mayAct) return [];
+  let account = await store.findAccount(tx, tenantId, subscriberId);
+  const out: Outgoing[] = [];
 
-      if (message.type === "IpAllocated") {
-        const plan = await store.findPlan(tx, tenantId, view.service_plan_id);
-        const decision = decideAccount(view, account, plan, message, deps.ctx);
-        switch (decision.kind) {
-          case "skip":
-            log.info({ why: decision.why }, "no RADIUS account to create");
-            break;
-          case "fail":
-            log.warn({ code: decision.events[0].data.code, reason: decision.events[0].data.reason }, "RADIUS account creation failed");
-            out.push(...decision.events.map((m) => ({ message: m })));
-            break;
-          case "create": {
-            const { check } = newCredential(); // the first password is never shown: the operator rotates it over the admin route
-            await store.createAccount(tx, { tenantId, subscriberId, username: decision.username, planGroup: decision.planGroup, check, reply: decision.reply });
-            account = { username: decision.username, status: "active", planGroup: decision.planGroup };
-            const { fields, msg } = describeAccount(decision.username, view.network, message.data.ips);
-            log.info({ ...fields, plan_group: decision.planGroup, ipv6_mode: view.network.ipv6_assignment_mode, bandwidth_mbps: view.bandwidth_mbps }, msg);
-            out.push(...decision.events.map((m) => ({ message: m })));
-            break;
-          }
-          default:
-            decision satisfies never;
-        }
+  if (message.type === "IpAllocated") {
+    const plan = await store.findPlan(tx, tenantId, view.service_plan_id);
+    const decision = decideAccount(view, account, plan, message, deps.ctx);
+    switch (decision.kind) {
+      case "skip":
+        log.info({ why: decision.why }, "no RADIUS account to create");
+        break;
+      case "fail":
+        log.warn({ code: decision.events[0].data.code, reason: decision.events[0].data.reason }, "RADIUS account creation failed");
+        out.push(...decision.events.map((m) => ({ message: m })));
+        break;
+      case "create": {
+        const { check } = newCredential(); // the first password is never shown: the operator rotates it over the admin route
+        await store.createAccount(tx, { tenantId, subscriberId, username: decision.username, planGroup: decision.planGroup, check, reply: decision.reply });
+        account = { username: decision.username, status: "active", planGroup: decision.planGroup };
+        const { fields, msg } = describeAccount(decision.username, view.network, message.data.ips);
+        log.info({ ...fields, plan_group: decision.planGroup, ipv6_mode: view.network.ipv6_assignment_mode, bandwidth_mbps: view.bandwidth_mbps }, msg);
+        out.push(...decision.events.map((m) => ({ message: m })));
+        break;
       }
+      default:
+        decision satisfies never;
+    }
+  }
 
-      if (message.type === "SubscriberSuspendRequested") {
-        const network = message.data.network;
-        log.info(
-          { network_profile_id: message.data.network_profile_id, vlan: network?.service_vlan ?? null, inner_vlan: network?.inner_vlan ?? null, ipv6_mode: network?.ipv6_assignment_mode ?? null },
-          `Loaded network profile for subscriber ${subscriberId}`,
-        );
-        const policy = await store.findPolicy(tx, tenantId);
-        const wgItems = policy.walledGardenGroup ? await store.groupReplyItems(tx, tenantId, policy.walledGardenGroup) : [];
-        const d = decideSuspend(account, policy, wgItems, message, deps.ctx);
-        if (d.kind === "skip") log.info({ why: d.why }, "nothing to suspend");
-        else {
-          await store.suspendAccount(tx, tenantId, subscriberId, d.username, d.mode, d.group);
-          log.info({ username: d.username, mode: d.mode, group: d.group }, `Suspended RADIUS account: ${d.username}`);
-          out.push(...d.events.map((m) => ({ message: m })), ...(await queueCoa(tx, d.username, d.coa)));
-        }
-      }
+  if (message.type === "SubscriberSuspendRequested") {
+    const network = message.data.network;
+    log.info(
+      { network_profile_id: message.data.network_profile_id, vlan: network?.service_vlan ?? null, inner_vlan: network?.inner_vlan ?? null, ipv6_mode: network?.ipv6_assignment_mode ?? null },
+      `Loaded network profile for subscriber ${subscriberId}`,
+    );
+    const policy = await store.findPolicy(tx, tenantId);
+    const wgItems = policy.walledGardenGroup ? await store.groupReplyItems(tx, tenantId, policy.walledGardenGroup) : [];
+    const d = decideSuspend(account, policy, wgItems, message, deps.ctx);
+    if (d.kind === "skip") log.info({ why: d.why }, "nothing to suspend");
+    else {
+      await store.suspendAccount(tx, tenantId, subscriberId, d.username, d.mode, d.group);
+      log.info({ username: d.username, mode: d.mode, group: d.group }, `Suspended RADIUS account: ${d.username}`);
+      out.push(...d.events.map((m) => ({ message: m })), ...(await queueCoa(tx, d.username, d.coa)));
+    }
+  }
 
-      if (message.type === "SubscriberResumeRequested") {
-        const planItems = account ? await store.groupReplyItems(tx, tenantId, account.planGroup) : [];
-        const d = decideResume(account, planItems, message, deps.ctx);
-        if (d.kind === "skip") log.info({ why: d.why }, "nothing to resume");
-        else {
-          await store.resumeAccount(tx, tenantId, subscriberId, d.username, d.mode, d.planGroup);
-          log.info({ username: d.username, mode: d.mode }, `Resumed RADIUS account: ${d.username}`);
-          out.push(...d.events.map((m) => ({ message: m })));
-          if (d.coa) out.push(...(await queueCoa(tx, d.username, d.coa)));
-        }
-      }
+  if (message.type === "SubscriberResumeRequested") {
+    const planItems = account ? await store.groupReplyItems(tx, tenantId, account.planGroup) : [];
+    const d = decideResume(account, planItems, message, deps.ctx);
+    if (d.kind === "skip") log.info({ why: d.why }, "nothing to resume");
+    else {
+      await store.resumeAccount(tx, tenantId, subscriberId, d.username, d.mode, d.planGroup);
+      log.info({ username: d.username, mode: d.mode }, `Resumed RADIUS account: ${d.username}`);
+      out.push(...d.events.map((m) => ({ message: m })));
+      if (d.coa) out.push(...(await queueCoa(tx, d.username, d.coa)));
+    }
+  }
 
-      if (message.type === "SubscriberPlanChangeRequested") {
-        const plan = await store.findPlan(tx, tenantId, message.data.service_plan_id);
-        const d = decidePlanChange(account, plan, message, deps.ctx);
-        if (d.kind === "skip") log.info({ why: d.why }, "no plan change");
-        else if (d.kind === "fail") {
-          log.warn({ code: d.events[0].data.code, reason: d.events[0].data.reason }, "RADIUS plan change failed");
-          out.push(...d.events.map((m) => ({ message: m })));
-        } else {
-          await store.changePlan(tx, tenantId, subscriberId, d.username, d.planGroup, d.moveGroup);
-          log.info({ username: d.username, plan_group: d.planGroup, rate_limit: d.rateLimit }, `Changed RADIUS plan: ${d.username} -> ${d.planGroup}`);
-          out.push(...d.events.map((m) => ({ message: m })));
-          if (d.coa) out.push(...(await queueCoa(tx, d.username, d.coa)));
-        }
-      }
+  if (message.type === "SubscriberPlanChangeRequested") {
+    const plan = await store.findPlan(tx, tenantId, message.data.service_plan_id);
+    const d = decidePlanChange(account, plan, message, deps.ctx);
+    if (d.kind === "skip") log.info({ why: d.why }, "no plan change");
+    else if (d.kind === "fail") {
+      log.warn({ code: d.events[0].data.code, reason: d.events[0].data.reason }, "RADIUS plan change failed");
+      out.push(...d.events.map((m) => ({ message: m })));
+    } else {
+      await store.changePlan(tx, tenantId, subscriberId, d.username, d.planGroup, d.moveGroup);
+      log.info({ username: d.username, plan_group: d.planGroup, rate_limit: d.rateLimit }, `Changed RADIUS plan: ${d.username} -> ${d.planGroup}`);
+      out.push(...d.events.map((m) => ({ message: m })));
+      if (d.coa) out.push(...(await queueCoa(tx, d.username, d.coa)));
+    }
+  }
 
-      const termination = decideTermination(view, account, message, deps.ctx);
-      if (termination.kind === "delete") {
-        // The session is looked up before the rows go (radacct is untouched by the deletion anyway).
-        const coa = await queueCoa(tx, termination.username, termination.coa);
-        await store.deleteAccount(tx, tenantId, subscriberId, termination.username);
-        account = { ...(account ?? { planGroup: "" }), username: termination.username, status: "deleted" };
-        log.info({ username: termination.username }, `Deleted RADIUS account: ${termination.username} (terminated)`);
-        out.push(...termination.events.map((m) => ({ message: m })), ...coa);
-      }
+  const termination = decideTermination(view, account, message, deps.ctx);
+  if (termination.kind === "delete") {
+    // The session is looked up before the rows go (radacct is untouched by the deletion anyway).
+    const coa = await queueCoa(tx, termination.username, termination.coa);
+    await store.deleteAccount(tx, tenantId, subscriberId, termination.username);
+    account = { ...(account ?? { planGroup: "" }), username: termination.username, status: "deleted" };
+    log.info({ username: termination.username }, `Deleted RADIUS account: ${termination.username} (terminated)`);
+    out.push(...termination.events.map((m) => ({ message: m })), ...coa);
+  }
 
-      const compensation = decideCompensation(view, account, message, deps.ctx);
-      if (compensation.kind === "delete") {
-        await store.deleteAccount(tx, tenantId, subscriberId, compensation.username);
-        log.info({ username: compensation.username, failure: view.progress.failure }, `Deleted RADIUS account: ${compensation.username} (rollback)`);
-        out.push(...compensation.events.map((m) => ({ message: m })));
-      }
-      return out;
+  const compensation = decideCompensation(view, account, message, deps.ctx);
+  if (compensation.kind === "delete") {
+    await store.deleteAccount(tx, tenantId, subscriberId, compensation.username);
+    log.info({ username: compensation.username, failure: view.progress.failure }, `Deleted RADIUS account: ${compensation.username} (rollback)`);
+    out.push(...compensation.events.map((m) => ({ message: m })));
+  }
+  return out;
 }

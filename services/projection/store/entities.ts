@@ -1,5 +1,5 @@
 // service_entities access. Every query is scoped by tenant: one tenant never sees another's rows.
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import { keyString, type StateStore } from "../../../shared/reactor.js";
@@ -28,23 +28,6 @@ export async function loadDocument(db: Executor, tenantId: string, subscriberId:
   return rows[0] ? toDocument(rows[0]) : null;
 }
 
-export async function saveDocument(db: Executor, doc: ProjectionDocument): Promise<void> {
-  const values = {
-    status: doc.status,
-    serviceMetadata: doc.service_metadata,
-    timeline: [...doc.timeline],
-    degradedReasons: [...doc.degraded_reasons],
-    radiusCoa: doc.radius_coa ?? null,
-    servicePlanId: doc.service_plan_id ?? null,
-    lastEventId: doc.last_event_id,
-    updatedAt: new Date(),
-  };
-  await db
-    .insert(serviceEntities)
-    .values({ tenantId: doc.tenant_id, subscriberId: doc.subscriber_id, ...values })
-    .onConflictDoUpdate({ target: [serviceEntities.tenantId, serviceEntities.subscriberId], set: values });
-}
-
 export async function listDocuments(db: Executor, tenantId: string, opts: { status?: Status; limit: number; offset: number }): Promise<ProjectionDocument[]> {
   const where = opts.status
     ? and(eq(serviceEntities.tenantId, tenantId), eq(serviceEntities.status, opts.status))
@@ -65,28 +48,20 @@ type Row = {
   last_event_id: string;
 };
 
-/** The documents of a batch's subscribers in one query, the changed ones saved in one. */
+/** The documents of a batch's subscribers in one query, the changed ones saved in one (the only writer). */
 export const documentStore: StateStore<ProjectionDocument> = {
   async load(tx: Tx, keys) {
     const out = new Map<string, ProjectionDocument>();
     if (keys.length === 0) return out;
-    const rows = await tx.execute<Row>(sql`
-      select e.tenant_id, e.subscriber_id, e.status, e.service_metadata, e.timeline, e.degraded_reasons, e.radius_coa, e.service_plan_id, e.last_event_id
-      from ${serviceEntities} e
-      join jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as k(tenant_id text, subscriber_id text)
-        on e.tenant_id = k.tenant_id and e.subscriber_id = k.subscriber_id`);
+    const wanted = new Set(keys.map(keyString));
+    const rows = await tx
+      .select()
+      .from(serviceEntities)
+      .where(and(inArray(serviceEntities.tenantId, [...new Set(keys.map((k) => k.tenant_id))]), inArray(serviceEntities.subscriberId, keys.map((k) => k.subscriber_id))));
     for (const r of rows) {
-      out.set(keyString(r), {
-        tenant_id: r.tenant_id,
-        subscriber_id: r.subscriber_id,
-        status: r.status as Status,
-        service_metadata: r.service_metadata,
-        timeline: r.timeline,
-        degraded_reasons: r.degraded_reasons,
-        radius_coa: r.radius_coa,
-        service_plan_id: r.service_plan_id,
-        last_event_id: r.last_event_id,
-      });
+      const doc = toDocument(r);
+      const ks = keyString(doc);
+      if (wanted.has(ks)) out.set(ks, doc);
     }
     return out;
   },

@@ -8,6 +8,7 @@ import { lockKey } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import { nasKey, pickClaims, type ClaimCandidate } from "../coa-window.js";
 import { coaRequests, nasDevices, type CoaKind } from "./schema.js";
+import type { NewCoa } from "./store.js";
 
 export interface ClaimOptions {
   /** At most this many requests in all. */
@@ -128,19 +129,11 @@ export interface CoaOutcome {
 }
 
 /** A request whose outcome this call recorded (its claim was still the current one). */
-export interface RecordedCoa {
-  readonly id: string;
-  readonly tenantId: string;
-  readonly subscriberId: string;
-  readonly username: string;
-  readonly kind: CoaKind;
-  readonly nasId: string | null;
-  readonly causeEventId: string;
-  readonly correlationId: string | null;
+export type RecordedCoa = Pick<NewCoa, "id" | "tenantId" | "subscriberId" | "username" | "kind" | "nasId" | "causeEventId" | "correlationId"> & {
   readonly status: CoaOutcomeStatus;
   readonly errorCause: number | null;
   readonly attempts: number;
-}
+};
 
 /**
  * Records outcomes in one statement, each only if its request is still sending under the same

@@ -82,18 +82,7 @@ export async function insertSubscriber(tx: Tx, r: NewRow): Promise<void> {
 }
 
 export async function saveTracked(tx: Tx, tenantId: string, t: Tracked): Promise<void> {
-  await tx
-    .update(subscribers)
-    .set({
-      status: t.status,
-      view: t.view,
-      skippedSteps: [...t.skipped],
-      lastEventId: t.last_event_id,
-      lastProgressAt: new Date(t.last_progress_at),
-      pendingOrder: t.pending,
-      updatedAt: sql`now()`,
-    })
-    .where(and(eq(subscribers.tenantId, tenantId), eq(subscribers.subscriberId, t.view.subscriber_id)));
+  await trackedStore.save(tx, [{ key: { tenant_id: tenantId, subscriber_id: t.view.subscriber_id }, state: t }]);
 }
 
 /**
@@ -125,18 +114,6 @@ export async function recordLifecycleOrder(tx: Tx, r: { tenantId: string; orderI
   await tx.insert(lifecycleOrders).values(r);
 }
 
-type RawRow = {
-  tenant_id: string;
-  subscriber_id: string;
-  status: string;
-  view: Tracked["view"];
-  skipped_steps: Tracked["skipped"];
-  correlation_id: string;
-  last_event_id: string;
-  last_progress_ms: string;
-  pending_order: Tracked["pending"] | null;
-};
-
 /**
  * The rows of a batch's subscribers, locked (in key order, so two batches never deadlock on
  * each other) and loaded in one query; the changed ones written back in one. Ids that are not
@@ -147,24 +124,16 @@ export const trackedStore: StateStore<Tracked> = {
     const out = new Map<string, Tracked>();
     const ours = keys.filter((k) => isSubscriberId(k.subscriber_id));
     if (ours.length === 0) return out;
-    const rows = await tx.execute<RawRow>(sql`
-      select s.tenant_id, s.subscriber_id::text as subscriber_id, s.status, s.view, s.skipped_steps, s.correlation_id,
-             s.last_event_id, (extract(epoch from s.last_progress_at) * 1000)::bigint::text as last_progress_ms, s.pending_order
-      from ${subscribers} s
-      join jsonb_to_recordset(${JSON.stringify(ours)}::jsonb) as k(tenant_id text, subscriber_id uuid)
-        on s.tenant_id = k.tenant_id and s.subscriber_id = k.subscriber_id
-      order by s.tenant_id, s.subscriber_id
-      for update of s`);
+    const wanted = new Set(ours.map(keyString));
+    const rows = await tx
+      .select()
+      .from(subscribers)
+      .where(and(inArray(subscribers.tenantId, [...new Set(ours.map((k) => k.tenant_id))]), inArray(subscribers.subscriberId, ours.map((k) => k.subscriber_id))))
+      .orderBy(asc(subscribers.tenantId), asc(subscribers.subscriberId))
+      .for("update");
     for (const r of rows) {
-      out.set(keyString(r), {
-        status: r.status as Status,
-        view: r.view,
-        skipped: r.skipped_steps,
-        correlation_id: r.correlation_id,
-        last_event_id: r.last_event_id,
-        last_progress_at: Number(r.last_progress_ms),
-        pending: r.pending_order ?? null,
-      });
+      const ks = keyString({ tenant_id: r.tenantId, subscriber_id: r.subscriberId });
+      if (wanted.has(ks)) out.set(ks, toTracked(r));
     }
     return out;
   },
