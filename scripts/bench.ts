@@ -27,8 +27,11 @@ const program = new Command()
   .option("--warmup <n>", "orders before measuring", "20")
   .option("--mode <mode>", "processes | all-in-one | both", "both")
   .option("--no-suspend", "skip the mass suspension and resumption")
+  .option("--no-direct", "skip the direct limit (and so the ratio)")
+  .option("--no-ipam", "skip the IPAM allocation benchmark")
+  .option("--pg-stats", "print PostgreSQL's top statements of each burst (needs pg_stat_statements loaded)")
   .parse();
-const opts = program.opts<{ n: string; rate: string; rateSeconds: string; warmup: string; mode: string; suspend: boolean }>();
+const opts = program.opts<{ n: string; rate: string; rateSeconds: string; warmup: string; mode: string; suspend: boolean; direct: boolean; ipam: boolean; pgStats?: boolean }>();
 const N = Number(opts.n);
 const RATE = Number(opts.rate);
 const RATE_N = Math.round(RATE * Number(opts.rateSeconds));
@@ -131,6 +134,30 @@ async function openSessions(nasPort: number, nasSecret: string, subscriberIds: r
   }
 }
 
+/** pg_stat_statements of the burst alone: reset before it, the top statements by time after it. */
+async function pgStats(what: "reset" | "print", count = 1): Promise<void> {
+  const { sql } = connect(config.DATABASE_URL, { application: "bench" });
+  try {
+    if (what === "reset") {
+      await sql`select pg_stat_statements_reset()`;
+      return;
+    }
+    const rows = await sql<Array<{ calls: string; ms: number; rows: string; wal: string; q: string }>>`
+      select calls, total_exec_time as ms, rows, wal_bytes as wal, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 90) as q
+      from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+      order by total_exec_time desc limit 20`;
+    const [sum] = await sql<Array<{ calls: string; ms: number; wal: string }>>`
+      select sum(calls) as calls, sum(total_exec_time) as ms, sum(wal_bytes) as wal
+      from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())`;
+    console.log(`  PostgreSQL statements: ${sum?.calls} calls, ${fmt((sum?.ms ?? 0) / count, 2)} ms and ${fmt(Number(sum?.wal ?? 0) / 1024 / count)} KB WAL per subscriber`);
+    for (const r of rows) console.log(`  ${fmt(r.ms / count, 3).padStart(7)} ms/sub ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(7)} rows ${fmt(Number(r.wal) / 1024 / count).padStart(6)} KB WAL/sub  ${r.q}`);
+  } catch (err) {
+    console.log(`  (pg_stat_statements: ${(err as Error).message})`);
+  } finally {
+    await sql.end();
+  }
+}
+
 interface ModeResult {
   readonly mode: string;
   readonly throughput: number;
@@ -153,6 +180,7 @@ async function runMode(mode: "processes" | "all-in-one", offset: number): Promis
 
     const burst = orders(offset + WARMUP, N);
     const burstIds = burst.map((o) => o.data.order_id);
+    if (opts.pgStats) await pgStats("reset");
     const started = Date.now();
     await measure(m, async () => {
       await desk.placeAll(burst);
@@ -167,6 +195,7 @@ async function runMode(mode: "processes" | "all-in-one", offset: number): Promis
     console.log(`  ${completed}/${N} completed in ${fmt(burstSecs)} s: ${fmt(throughput)} subscribers/s`);
     console.log(`  order -> outcome: p50 ${percentile(burstLat, 0.5)} ms, p95 ${percentile(burstLat, 0.95)} ms, p99 ${percentile(burstLat, 0.99)} ms`);
     printCpu(m, N);
+    if (opts.pgStats) await pgStats("print", N);
 
     let p99 = NaN;
     if (RATE_N > 0) {
@@ -230,13 +259,18 @@ async function runMode(mode: "processes" | "all-in-one", offset: number): Promis
 const results: ModeResult[] = [];
 for (const [i, mode] of modes.entries()) results.push(await runMode(mode, i * perMode));
 
-console.log("\n=== the direct limit: the same PostgreSQL work with no Kafka between the steps (scripts/bench/direct.ts)");
-const directOut = execFileSync(process.execPath, [`${repoRoot}/dist/scripts/bench/direct.js`, "--n", String(N)], { encoding: "utf8", env: process.env });
-process.stdout.write(directOut);
-const directPerSec = Number(/: ([\d.]+) subscribers\/s/.exec(directOut)?.[1] ?? NaN);
+let directPerSec = NaN;
+if (opts.direct) {
+  console.log("\n=== the direct limit: the same PostgreSQL work with no Kafka between the steps (scripts/bench/direct.ts)");
+  const directOut = execFileSync(process.execPath, [`${repoRoot}/dist/scripts/bench/direct.js`, "--n", String(N)], { encoding: "utf8", env: process.env });
+  process.stdout.write(directOut);
+  directPerSec = Number(/: ([\d.]+) subscribers\/s/.exec(directOut)?.[1] ?? NaN);
+}
 
-console.log("\n=== IPAM allocation, one transaction per allocation (services/ipam/bench.ts)");
-execFileSync(process.execPath, [`${repoRoot}/dist/services/ipam/bench.js`], { stdio: "inherit", env: { ...process.env, BENCH_N: "1000" } });
+if (opts.ipam) {
+  console.log("\n=== IPAM allocation, one transaction per allocation (services/ipam/bench.ts)");
+  execFileSync(process.execPath, [`${repoRoot}/dist/services/ipam/bench.js`], { stdio: "inherit", env: { ...process.env, BENCH_N: "1000" } });
+}
 
 console.log("\n=== summary");
 for (const r of results) {
