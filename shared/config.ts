@@ -38,6 +38,13 @@ export const baseConfigSchema = z.object({
   /** Fallback interval at which the outbox relay looks for unpublished rows. */
   OUTBOX_POLL_MS: int(10, 60_000).default(1_000),
   CONSUMER_MAX_BATCH: int(1, 10_000).default(500),
+  /**
+   * How long a subscriber's state changed only by events that caused nothing may stay in memory
+   * before it is written (reactor.ts, deferred states); offsets are committed behind it.
+   */
+  STATE_FLUSH_MS: int(0, 600_000).default(10_000),
+  /** Most deferred states held before they are written, whatever their age. */
+  STATE_MAX_DEFERRED: int(0, 1_000_000).default(20_000),
   /** How long the group waits for a silent consumer (a crashed process) before giving its partitions away. */
   KAFKA_SESSION_TIMEOUT_MS: int(6_000, 300_000).default(30_000),
   /** Suffix for consumer group ids, so a test run can use fresh groups. */

@@ -2,8 +2,9 @@
 // through the registry, check it belongs on the topic it came on, send poison to the service's
 // DLQ with its reason and origin, skip the record types the service does not react to, and hand
 // the rest to the service's BatchReactor as one unit of work (one PostgreSQL transaction, see
-// outbox.ts). Offsets are resolved and committed after that unit commits. Partitions are
-// processed concurrently, each in its own order.
+// outbox.ts). Offsets are committed after that unit commits, and no further than the first
+// event whose fold the reactor still holds in memory (deferred states, reactor.ts). Partitions
+// are processed concurrently, each in its own order.
 //
 // The error split (errors.ts):
 // - poison (undecodable, unknown, invalid, wrong topic): to the DLQ at once; the rest of the
@@ -37,6 +38,22 @@ export interface Incoming {
 export interface BatchReactor {
   accepts(type: EventName, topic: string): boolean;
   run(items: readonly Incoming[]): Promise<void>;
+  /** States the reactor holds in memory only (reactor.ts deferredReactor): offsets wait for them. */
+  readonly deferred?: DeferredStates | undefined;
+}
+
+/**
+ * States held in memory because only events that caused nothing changed them. The consumer
+ * commits a partition's offset no further than the first event whose fold is held here, and
+ * has them written every STATE_FLUSH_MS (or when there are more than STATE_MAX_DEFERRED),
+ * before the first unit of work after a rebalance, and on shutdown.
+ */
+export interface DeferredStates {
+  /** The first offset of `topic`/`partition` whose fold is held in memory only, if any. */
+  pendingFrom(topic: string, partition: number): bigint | undefined;
+  readonly size: () => number;
+  /** Writes every held state (one transaction) and forgets them. */
+  flush(): Promise<void>;
 }
 
 export interface RetryPolicy {
@@ -62,6 +79,10 @@ export interface ConsumerOptions {
   readonly sessionTimeoutMs?: number;
   /** Topics outside the contract (tests) take any record type; contract topics only their own. */
   readonly contractTopics?: ReadonlySet<string>;
+  /** How often the reactor's deferred states are written (STATE_FLUSH_MS). */
+  readonly stateFlushMs?: number;
+  /** Deferred states held before they are written whatever their age (STATE_MAX_DEFERRED). */
+  readonly maxDeferred?: number;
 }
 
 export interface RunningConsumer {
@@ -147,8 +168,49 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   const failing = new Map<string, { offset: string; attempts: number; transient: boolean; single?: boolean }>();
   const resumeTimers = new Set<NodeJS.Timeout>();
 
-  consumer.on(consumer.events.GROUP_JOIN, () => {
+  // Offsets are committed here, not by kafkajs: a partition's offset goes no further than the
+  // first event whose fold the reactor holds in memory only (deferred states), so a crash
+  // delivers that event again.
+  const deferred = reactor.deferred;
+  const maxDeferred = opts.maxDeferred ?? 20_000;
+  /** Per partition: the offset after the last message handled. */
+  const positions = new Map<string, { readonly topic: string; readonly partition: number; readonly next: bigint }>();
+  const committedAt = new Map<string, bigint>();
+  let lastCommit = 0;
+  let commits: Promise<void> = Promise.resolve();
+  let statesDue = false;
+
+  function commitSafe(): Promise<void> {
+    commits = commits.then(async () => {
+      lastCommit = Date.now();
+      const list: Array<{ key: string; topic: string; partition: number; target: bigint }> = [];
+      for (const [key, p] of positions) {
+        const pending = deferred?.pendingFrom(p.topic, p.partition);
+        const target = pending !== undefined && pending < p.next ? pending : p.next;
+        if ((committedAt.get(key) ?? -1n) >= target) continue;
+        list.push({ key, topic: p.topic, partition: p.partition, target });
+      }
+      if (list.length === 0) return;
+      try {
+        await consumer.commitOffsets(list.map((c) => ({ topic: c.topic, partition: c.partition, offset: String(c.target) })));
+        for (const c of list) committedAt.set(c.key, c.target);
+      } catch (err) {
+        // A rebalance (the generation moved on) or Kafka away: the next commit carries them.
+        log.warn({ err }, "offset commit failed; the next commit retries it");
+      }
+    });
+    return commits;
+  }
+
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
     ready = true;
+    // A new generation: kafkajs starts each partition again from its committed offset, and
+    // partitions may have moved. Held states are written before the next unit of work, so none
+    // can outlive its partition going to another member and coming back.
+    committedAt.clear();
+    const assigned = e.payload.memberAssignment;
+    for (const [key, p] of positions) if (!assigned[p.topic]?.includes(p.partition)) positions.delete(key);
+    if (deferred) requestStates();
   });
   consumer.on(consumer.events.CRASH, (e) => {
     ready = false;
@@ -221,8 +283,11 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
         return;
       }
       const last = chunk.at(-1);
-      if (last) resolveOffset(last.offset);
-      await payload.commitOffsetsIfNecessary();
+      if (last) {
+        resolveOffset(last.offset);
+        positions.set(key, { topic, partition, next: BigInt(last.offset) + 1n });
+      }
+      if (Date.now() - lastCommit >= 1_000) await commitSafe();
       await heartbeat();
       messages = messages.slice(chunk.length);
     }
@@ -251,10 +316,31 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     });
   }
 
+  /** Asks the unit-of-work loop to write the deferred states before its next unit. */
+  function requestStates(): void {
+    statesDue = true;
+    if (!flushing) void flush();
+  }
+
+  async function writeStates(): Promise<void> {
+    statesDue = false;
+    if (!deferred) return;
+    try {
+      await deferred.flush();
+    } catch (err) {
+      // Retried at the next interval; meanwhile the offsets stay behind the held states.
+      (isTransient(err) ? log.warn : log.error).call(log, { err: forLog(err), held: deferred.size() }, "writing deferred states failed; retrying later");
+      return;
+    }
+    await commitSafe();
+  }
+
   async function flush(): Promise<void> {
     flushing = true;
     try {
-      while (queue.length > 0) {
+      for (;;) {
+        if (deferred && (statesDue || deferred.size() > maxDeferred)) await writeStates();
+        if (queue.length === 0) break;
         const taken = queue.splice(0);
         const byTopic = new Map<string, typeof taken>();
         for (const t of taken) byTopic.set(t.job.topic, [...(byTopic.get(t.job.topic) ?? []), t]);
@@ -345,9 +431,10 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 
   await consumer.connect();
   for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning ?? true });
+  const statesTimer = deferred && (opts.stateFlushMs ?? 10_000) > 0 ? setInterval(requestStates, opts.stateFlushMs ?? 10_000) : undefined;
+  const commitTimer = setInterval(() => void commitSafe(), 1_000);
   await consumer.run({
-    autoCommit: true,
-    autoCommitInterval: 1_000,
+    autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 16,
     eachBatch,
@@ -362,7 +449,19 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       stopping = true;
       for (const t of resumeTimers) clearTimeout(t);
       resumeTimers.clear();
-      // disconnect() waits for the batches in hand to finish and commits their offsets.
+      clearInterval(statesTimer);
+      clearInterval(commitTimer);
+      // The unit of work in hand finishes; then the held states are written and the offsets
+      // committed up to what is durable, before the group is left.
+      while (flushing) await new Promise((r) => setTimeout(r, 10));
+      if (deferred) {
+        try {
+          await deferred.flush();
+        } catch (err) {
+          log.error({ err: forLog(err), held: deferred.size() }, "could not write deferred states at shutdown; their events are delivered again");
+        }
+      }
+      await commitSafe();
       await consumer.disconnect();
       ready = false;
     },

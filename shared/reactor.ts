@@ -3,16 +3,16 @@
 //   query, each event is folded and decided in partition order, the changed states are saved in
 //   one query and the outgoing events written in one: a handful of statements per batch, however
 //   many events it holds. Services with a view of the subscriber use viewReactor (below), which
-//   folds the shared SubscriberView for them.
+//   folds the shared SubscriberView for them and defers the writes that nothing depends on.
 // - perEvent: one call per event inside the batch's transaction (order intake, fixtures).
 import { sql } from "drizzle-orm";
 import type { EventName, Message } from "../schemas/generated/events.js";
 import type { Catalog } from "../schemas/catalog.js";
-import type { BatchReactor, Incoming } from "./consumer.js";
+import type { BatchReactor, DeferredStates, Incoming } from "./consumer.js";
 import type { Db } from "./db.js";
 import { ItemFailure, PoisonMessageError } from "./errors.js";
 import type { Logger } from "./logger.js";
-import { processBatch, type Outgoing, type Tx } from "./outbox.js";
+import { enqueue, processBatch, type Outgoing, type Tx } from "./outbox.js";
 import type { RuntimeTables, SubscriberStateTable } from "./runtime-tables.js";
 import { evolveView, viewEvents, type SubscriberView } from "./subscriber-view.js";
 
@@ -22,6 +22,8 @@ export interface UnitDeps {
   readonly db: Db;
   readonly tables: RuntimeTables;
   readonly catalog: Catalog;
+  /** Deferred states (viewReactor): 0 for either writes every changed state in its unit of work. */
+  readonly config?: { readonly STATE_FLUSH_MS?: number; readonly STATE_MAX_DEFERRED?: number };
 }
 
 export interface SubscriberKey {
@@ -160,7 +162,21 @@ export function perEvent(
 
 /** Routes each batch to the reactor of the topic it came from. */
 export function byTopic(reactors: Readonly<Record<string, BatchReactor>>): BatchReactor {
+  const withDeferred = Object.values(reactors).flatMap((r) => (r.deferred ? [r.deferred] : []));
   return {
+    deferred:
+      withDeferred.length === 0
+        ? undefined
+        : {
+            pendingFrom: (topic, partition) => {
+              const all = withDeferred.map((d) => d.pendingFrom(topic, partition)).filter((o): o is bigint => o !== undefined);
+              return all.length === 0 ? undefined : all.reduce((a, b) => (b < a ? b : a));
+            },
+            size: () => withDeferred.reduce((n, d) => n + d.size(), 0),
+            flush: async () => {
+              for (const d of withDeferred) await d.flush();
+            },
+          },
     accepts: (type, topic) => reactors[topic]?.accepts(type, topic) ?? false,
     run: async (items) => {
       const topic = items[0]?.delivery.topic;
@@ -170,7 +186,7 @@ export function byTopic(reactors: Readonly<Record<string, BatchReactor>>): Batch
   };
 }
 
-// ---- the shared view ------------------------------------------------------------------------
+// ---- the shared view, with deferred states --------------------------------------------------
 
 /** What a view service keeps per subscriber: the shared view and its own decisions. */
 export interface ViewRecord<S> {
@@ -178,27 +194,225 @@ export interface ViewRecord<S> {
   readonly state: S;
 }
 
-/** The runtime's subscriber_state table (view + state jsonb), loaded and saved in bulk. */
-export function viewStore<S>(table: SubscriberStateTable, initial: S): StateStore<ViewRecord<S>> {
+/** Where a stored state stands in its topic: the partition and offset of the last event folded into it. */
+export interface Position {
+  readonly partition: number;
+  readonly offset: bigint;
+}
+
+interface Positioned<S> {
+  readonly key: SubscriberKey;
+  readonly state: S;
+  readonly at: Position | null;
+}
+
+/** The runtime's subscriber_state table (view + state jsonb + position), loaded and saved in bulk. */
+export function viewStore<S>(table: SubscriberStateTable, initial: S) {
   return {
-    async load(tx, keys) {
-      const out = new Map<string, ViewRecord<S>>();
+    async load(tx: Tx, keys: readonly SubscriberKey[]): Promise<Map<string, Positioned<ViewRecord<S>>>> {
+      const out = new Map<string, Positioned<ViewRecord<S>>>();
       if (keys.length === 0) return out;
-      const rows = await tx.execute<{ tenant_id: string; subscriber_id: string; view: SubscriberView | null; state: S | null }>(sql`
-        select s.tenant_id, s.subscriber_id, s.view, s.state
+      const rows = await tx.execute<{ tenant_id: string; subscriber_id: string; view: SubscriberView | null; state: S | null; at_partition: number | null; at_offset: string | null }>(sql`
+        select s.tenant_id, s.subscriber_id, s.view, s.state, s.at_partition, s.at_offset
         from ${table} s
         join jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as k(tenant_id text, subscriber_id text)
           on s.tenant_id = k.tenant_id and s.subscriber_id = k.subscriber_id`);
-      for (const r of rows) out.set(keyString(r), { view: r.view, state: r.state ?? initial });
+      for (const r of rows) {
+        const at = r.at_partition === null || r.at_offset === null ? null : { partition: r.at_partition, offset: BigInt(r.at_offset) };
+        out.set(keyString(r), { key: { tenant_id: r.tenant_id, subscriber_id: r.subscriber_id }, state: { view: r.view, state: r.state ?? initial }, at });
+      }
       return out;
     },
-    async save(tx, changed) {
-      const rows = changed.map(({ key, state }) => ({ tenant_id: key.tenant_id, subscriber_id: key.subscriber_id, view: state.view, state: state.state }));
-      await tx.execute(sql`
-        insert into ${table} (tenant_id, subscriber_id, view, state)
-        select x.tenant_id, x.subscriber_id, x.view, x.state
-        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(tenant_id text, subscriber_id text, view jsonb, state jsonb)
-        on conflict (tenant_id, subscriber_id) do update set view = excluded.view, state = excluded.state, updated_at = now()`);
+    /**
+     * Writes each state unless the stored one already stands further in the same partition, so
+     * a late write (a flush after a rebalance moved the partition) never takes a row backwards.
+     */
+    async save(tx: Tx, changed: ReadonlyArray<Positioned<ViewRecord<S>>>): Promise<void> {
+      for (let i = 0; i < changed.length; i += 2000) {
+        const rows = changed.slice(i, i + 2000).map(({ key, state, at }) => ({
+          tenant_id: key.tenant_id,
+          subscriber_id: key.subscriber_id,
+          view: state.view,
+          state: state.state,
+          at_partition: at?.partition ?? null,
+          at_offset: at === null ? null : String(at.offset),
+        }));
+        await tx.execute(sql`
+          insert into ${table} as s (tenant_id, subscriber_id, view, state, at_partition, at_offset)
+          select x.tenant_id, x.subscriber_id, x.view, x.state, x.at_partition, x.at_offset
+          from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(tenant_id text, subscriber_id text, view jsonb, state jsonb, at_partition int, at_offset bigint)
+          on conflict (tenant_id, subscriber_id) do update
+            set view = excluded.view, state = excluded.state, at_partition = excluded.at_partition, at_offset = excluded.at_offset, updated_at = now()
+            where s.at_offset is null or excluded.at_offset is null or s.at_partition is distinct from excluded.at_partition or s.at_offset < excluded.at_offset`);
+      }
+    },
+  };
+}
+
+/** A transaction that tells `onUse` whenever a reaction touches it (reads or writes). */
+function watched(tx: Tx, onUse: () => void): Tx {
+  return new Proxy(tx, {
+    get(target, prop, receiver) {
+      onUse();
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+interface Held<S> {
+  readonly key: SubscriberKey;
+  readonly state: S;
+  readonly at: Position;
+  /** Offset of the first event folded in since the state was last written. */
+  readonly since: bigint;
+}
+
+interface DeferredSpec<S> {
+  readonly topic: string;
+  readonly accepts: (type: EventName, topic: string) => boolean;
+  readonly store: {
+    load(tx: Tx, keys: readonly SubscriberKey[]): Promise<Map<string, Positioned<S>>>;
+    save(tx: Tx, rows: ReadonlyArray<Positioned<S>>): Promise<void>;
+  };
+  react(step: Step<S>): Promise<Reaction<S>>;
+}
+
+/**
+ * A per-subscriber reactor whose states are written only when it matters:
+ * - a reaction that emits events or touches the database (an effect) is written in its unit of
+ *   work with its subscriber's state, an inbox row and its outbox rows, as keyedReactor does;
+ * - a state changed only by folding events that caused nothing (most of the lifecycle, for most
+ *   services) is held in memory and written later, many units of work in one statement. Kafka
+ *   is its log meanwhile: the consumer commits no offset past such an event, so after a crash
+ *   the events are delivered again and folded again.
+ * Each stored state carries the position of the last event folded into it: a redelivered event
+ * at or below it is skipped, so nothing is folded twice. An event whose effect was recorded
+ * (its id in the inbox) is skipped wherever it comes from, a relay's republished copy included.
+ * A republished copy of an event that caused nothing is folded again, which changes nothing:
+ * every field of the view is set by the events of one producer, whose later events come after
+ * the copy in the partition.
+ */
+function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor {
+  const maxHeld = deps.config?.STATE_FLUSH_MS === 0 ? 0 : (deps.config?.STATE_MAX_DEFERRED ?? 20_000);
+  const held = new Map<string, Held<S>>();
+  const deferred: DeferredStates = {
+    pendingFrom(topic, partition) {
+      if (topic !== spec.topic) return undefined;
+      let min: bigint | undefined;
+      for (const h of held.values()) if (h.at.partition === partition && (min === undefined || h.since < min)) min = h.since;
+      return min;
+    },
+    size: () => held.size,
+    async flush() {
+      if (held.size === 0) return;
+      const rows = [...held.entries()];
+      await deps.db.transaction((tx) => spec.store.save(tx, rows.map(([, h]) => h)));
+      for (const [ks, h] of rows) if (held.get(ks) === h) held.delete(ks);
+    },
+  };
+  return {
+    accepts: spec.accepts,
+    deferred: maxHeld > 0 ? deferred : undefined,
+    async run(items) {
+      const committed: Array<() => void> = [];
+      const scratch = new Map<string, unknown>();
+      const flushes: Array<() => Promise<void>> = [];
+      const unit: UnitScope = {
+        get: <T>(key: string, init: () => T): T => {
+          if (!scratch.has(key)) scratch.set(key, init());
+          return scratch.get(key) as T;
+        },
+        beforeCommit: (fn) => flushes.push(fn),
+        onCommit: (fn) => committed.push(fn),
+      };
+      const keyOf = items.map((it, index) => {
+        try {
+          return subscriberKeyOf(it.message);
+        } catch (err) {
+          throw new ItemFailure(index, err);
+        }
+      });
+      /** What this unit changed, by subscriber: applied to `held` only once it commits. */
+      const touchedStates = new Map<string, Held<S> & { readonly now: boolean }>();
+      await deps.db.transaction(async (raw) => {
+        let current: number | null = null;
+        const used = new Set<number>();
+        const tx = watched(raw, () => {
+          if (current !== null) used.add(current);
+        });
+        const ids = [...new Set(items.map((it) => it.message.meta.event_id))];
+        const done = new Set(
+          (await raw.execute<{ event_id: string }>(sql`
+            select event_id from ${deps.tables.inbox}
+            where consumer = ${deps.name} and event_id = any(array(select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)))`)).map((r) => r.event_id),
+        );
+        const missing = new Map<string, SubscriberKey>();
+        for (const key of keyOf) {
+          const ks = keyString(key);
+          if (!held.has(ks)) missing.set(ks, key);
+        }
+        const stored = await spec.store.load(raw, [...missing.values()]);
+        const stateOf = (ks: string): { state: S | undefined; at: Position | null; since: bigint | null; now: boolean } => {
+          const t = touchedStates.get(ks) ?? held.get(ks);
+          if (t) return { state: t.state, at: t.at, since: t.since, now: touchedStates.get(ks)?.now ?? false };
+          const s = stored.get(ks);
+          return { state: s?.state, at: s?.at ?? null, since: null, now: false };
+        };
+        const effects: Incoming[] = [];
+        const out: Outgoing[] = [];
+        const seen = new Set<string>();
+        for (const [index, item] of items.entries()) {
+          const id = item.message.meta.event_id;
+          if (done.has(id) || seen.has(id)) continue;
+          seen.add(id);
+          const key = keyOf[index]!;
+          const ks = keyString(key);
+          const before = stateOf(ks);
+          const at: Position = { partition: item.delivery.partition, offset: BigInt(item.delivery.offset) };
+          if (before.at && before.at.partition === at.partition && at.offset <= before.at.offset) continue; // folded already
+          let reaction: Reaction<S>;
+          current = index;
+          try {
+            reaction = await spec.react({ tx, unit, message: item.message, key, state: before.state, log: item.log });
+          } catch (err) {
+            throw new ItemFailure(index, err);
+          } finally {
+            current = null;
+          }
+          const effect = used.has(index) || (reaction.out?.length ?? 0) > 0;
+          const state = reaction.state !== undefined ? reaction.state : before.state;
+          if (effect) effects.push(item);
+          if (reaction.out) out.push(...reaction.out);
+          if (state === undefined || (state === before.state && !effect)) continue;
+          touchedStates.set(ks, { key, state, at, since: before.since ?? at.offset, now: before.now || effect || maxHeld === 0 });
+        }
+        for (const fn of flushes) await fn();
+        const now = [...touchedStates.values()].filter((t) => t.now);
+        if (now.length > 0) await spec.store.save(raw, now);
+        if (effects.length > 0) {
+          const rows = effects.map((it) => ({
+            consumer: deps.name,
+            event_id: it.message.meta.event_id,
+            type: it.message.type,
+            topic: it.delivery.topic,
+            partition: it.delivery.partition,
+            offset: it.delivery.offset,
+          }));
+          await raw.execute(sql`
+            insert into ${deps.tables.inbox} (consumer, event_id, type, topic, partition, "offset")
+            select x.consumer, x.event_id, x.type, x.topic, x.partition, x."offset"
+            from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(consumer text, event_id text, type text, topic text, partition int, "offset" bigint)
+            on conflict do nothing`);
+        }
+        const parentOf = new Map(items.map((it) => [it.message.meta.event_id, it.delivery.headers.traceparent]));
+        await enqueue(raw, deps.tables, deps.catalog, out, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
+      });
+      for (const [ks, t] of touchedStates) {
+        if (t.now) held.delete(ks);
+        else held.set(ks, { key: t.key, state: t.state, at: t.at, since: t.since });
+      }
+      for (const fn of committed) fn();
     },
   };
 }
@@ -227,11 +441,13 @@ export interface ViewReactorSpec<S> {
 /**
  * A service that decides on the shared view of a subscriber: the one fold (subscriber-view.ts)
  * runs here for every event it folds, and the service's `react` sees the view after it. The list
- * of events is the fold's, plus the service's own triggers: no service repeats it.
+ * of events is the fold's, plus the service's own triggers: no service repeats it. States are
+ * deferred (deferredReactor): only a reaction with an effect writes in its own unit of work.
  */
 export function viewReactor<S>(deps: UnitDeps & { readonly topic: string }, spec: ViewReactorSpec<S>): BatchReactor {
   const types = new Set<EventName>([...viewEvents, ...(spec.triggers ?? [])]);
-  return keyedReactor<ViewRecord<S>>(deps, {
+  return deferredReactor<ViewRecord<S>>(deps, {
+    topic: deps.topic,
     accepts: (type, topic) => topic === deps.topic && types.has(type),
     store: viewStore(spec.table, spec.initial),
     async react({ tx, unit, message, key, state, log }) {

@@ -43,7 +43,8 @@ export type RuntimeTables = ReturnType<typeof runtimeTables>;
 
 /**
  * What a service knows of each subscriber: the shared view (subscriber-view.ts) and the
- * service's own decisions, as jsonb, loaded and saved in bulk per batch (reactor.ts). A service
+ * service's own decisions, as jsonb, loaded and saved in bulk per batch (reactor.ts), with the
+ * topic position they stand at. A service
  * whose decisions depend on the view spreads this into its drizzle schema.
  */
 export function subscriberStateTable(schema: RuntimeTables["schema"]) {
@@ -54,6 +55,12 @@ export function subscriberStateTable(schema: RuntimeTables["schema"]) {
       subscriberId: text("subscriber_id").notNull(),
       view: jsonb("view"),
       state: jsonb("state"),
+      /**
+       * Where in the topic the stored state stands: the partition and offset of the last event
+       * folded into it. A redelivered event at or below it is already in the state (reactor.ts).
+       */
+      atPartition: integer("at_partition"),
+      atOffset: bigint("at_offset", { mode: "bigint" }),
       updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
     },
     (t) => [primaryKey({ columns: [t.tenantId, t.subscriberId] })],

@@ -102,6 +102,8 @@ export async function runService<S extends z.ZodRawShape>(
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     reactor: def.reactor(deps),
     maxBatch: config.CONSUMER_MAX_BATCH,
+    stateFlushMs: config.STATE_FLUSH_MS,
+    maxDeferred: config.STATE_MAX_DEFERRED,
     retry: {
       maxAttempts: config.HANDLER_MAX_ATTEMPTS,
       initialMs: config.HANDLER_BACKOFF_INITIAL_MS,

@@ -349,6 +349,8 @@ export async function benchDirect(opts: DirectOptions): Promise<DirectResult> {
       const sizes = taken.map((q, i) => `${services[i]?.name}=${[...q.values()].reduce((n, l) => n + l.length, 0)} (${(spent[i] ?? 0).toFixed(0)} ms)`).join(" ");
       log(`round ${round}: ${sizes}; ${handed} outbox rows relayed; ${(performance.now() - t0).toFixed(0)} ms`);
     }
+    // What the services hold in memory (deferred states) is written, as their consumers would.
+    for (const s of services) await s.reactor.deferred?.flush();
     const seconds = (performance.now() - started) / 1000;
 
     let completed = 0;

@@ -1,7 +1,7 @@
 // The billing service on the real stack, with the olt service beside it (both in-process): the
 // test plays subscriber, profile and radius by producing their facts, and watches the chain
 // OnuActivated → BillingServiceCreated, and the rollback order billing → olt.
-import { and, eq, sql as q } from "drizzle-orm";
+import { sql as q } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Message } from "../../schemas/generated/events.js";
 import { connect } from "../../shared/db.js";
@@ -13,6 +13,7 @@ import { servicesOf, setPrice } from "../../services/billing/store/billing.js";
 import { definition as oltDefinition } from "../../services/olt/service.js";
 import * as olt from "../../services/olt/store/schema.js";
 import { addOlt, discoverOnu, flowOf, injectFailure } from "../../services/olt/store/simulated-olt.js";
+import { committedPast } from "../support/consumed.js";
 import { runId, testEnv } from "../support/env.js";
 import { watch, type Watch } from "../support/watch.js";
 import {
@@ -32,10 +33,8 @@ const { sql, db } = connect(testEnv.DATABASE_URL);
 let services: RunningService[] = [];
 let lifecycleWatch: Watch;
 
-const processedBy = async (service: "olt" | "billing", m: Message) => {
-  const inbox = service === "olt" ? olt.inbox : billing.inbox;
-  return (await db.select().from(inbox).where(and(eq(inbox.consumer, service), eq(inbox.eventId, m.meta.event_id)))).length === 1;
-};
+/** True once the service has handled the event: its group committed past it. */
+const processedBy = (service: "olt" | "billing", m: Message) => committedPast(service, m);
 const causedBy = async (service: "olt" | "billing", m: Message) => {
   const outbox = service === "olt" ? olt.outbox : billing.outbox;
   return db.select().from(outbox).where(q`${outbox.meta}->>'causation_id' = ${m.meta.event_id}`);

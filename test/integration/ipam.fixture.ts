@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { Producer } from "kafkajs";
 import type { EventData, EventName, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
 import { topics } from "../../shared/topics.js";
+import { rememberSent } from "../support/consumed.js";
 import { testCodec } from "../support/watch.js";
 import { network as storyNetwork } from "../support/story.js";
 
@@ -32,7 +33,7 @@ export const profileCreated = (tenantId: string, subscriberId: string, n: FiberN
   event(tenantId, subscriberId, "NetworkProfileCreated", { profile: { network_profile_id: randomUUID(), config: n, metadata: {} } });
 
 export async function publish(producer: Producer, ...messages: Message[]): Promise<void> {
-  await producer.send({
+  const meta = await producer.send({
     topic: topics.lifecycle,
     messages: await Promise.all(
       messages.map(async (m) => ({
@@ -42,4 +43,5 @@ export async function publish(producer: Producer, ...messages: Message[]): Promi
       })),
     ),
   });
+  if (messages.length === 1 && messages[0]) rememberSent(messages[0], topics.lifecycle, meta);
 }

@@ -8,7 +8,8 @@ import { runService, type RunningService } from "../../shared/service.js";
 import { dlqTopic, topics } from "../../shared/topics.js";
 import { definition } from "../../services/ipam/service.js";
 import { addPool, type PoolInput } from "../../services/ipam/store/pools.js";
-import { inbox, outbox, pools } from "../../services/ipam/store/schema.js";
+import { outbox, pools } from "../../services/ipam/store/schema.js";
+import { committedPast } from "../support/consumed.js";
 import { runId, testEnv } from "../support/env.js";
 import { testKafka } from "../support/kafka.js";
 import { watch, type Watch } from "../support/watch.js";
@@ -151,7 +152,7 @@ describe("delivery", () => {
     const marker = event(tenant, sub("dup"), "SubscriberProvisioned", { order_id: `order-${sub("dup")}` });
     await publish(producer, marker);
 
-    await expect.poll(async () => (await db.select().from(inbox).where(eq(inbox.eventId, marker.meta.event_id))).length, { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => committedPast("ipam", marker), { timeout: 30_000 }).toBe(true);
     const emitted = await db.select().from(outbox).where(and(eq(outbox.type, "IpAllocated"), dsql`${outbox.meta}->>'causation_id' = ${trigger.meta.event_id}`));
     expect(emitted).toHaveLength(1);
     const held = await sql`select count(*)::int as n from ipam.allocations where tenant_id = ${tenant} and subscriber_id = ${sub("dup")}`;

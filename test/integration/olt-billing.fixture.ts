@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { EventData, EventName, Message } from "../../schemas/generated/events.js";
 import { topics } from "../../shared/topics.js";
 import { runId } from "../support/env.js";
+import { rememberSent } from "../support/consumed.js";
 import { testKafka, waitUntil } from "../support/kafka.js";
 import { testCodec } from "../support/watch.js";
 import { network as storyNetwork } from "../support/story.js";
@@ -73,11 +74,12 @@ export async function produce(...messages: Message[]): Promise<void> {
   connected ??= producer.connect();
   await connected;
   for (const m of messages) {
-    await producer.send({
+    const meta = await producer.send({
       topic: topics.lifecycle,
       acks: -1,
       messages: [{ key: m.meta.subscriber_id ?? "", value: await testCodec.encode(topics.lifecycle, m), headers: { "event-type": m.type } }],
     });
+    rememberSent(m, topics.lifecycle, meta);
   }
 }
 
@@ -85,5 +87,5 @@ export async function disconnectProducer(): Promise<void> {
   if (connected) await producer.disconnect();
 }
 
-/** Waits until `check` holds (e.g. an inbox row for an event: the service has processed it). */
+/** Waits until `check` holds (e.g. committedPast: the service has handled an event). */
 export const eventually = (check: () => Promise<boolean>, what: string, timeoutMs = 60_000) => waitUntil(check, timeoutMs, () => what);

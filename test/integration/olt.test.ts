@@ -1,7 +1,7 @@
 // The olt service on the real stack: Kafka, the registry and PostgreSQL. The test plays the
 // services around it (subscriber, profile, radius, billing) by producing their facts, and
 // watches what olt publishes and what the simulated OLT holds.
-import { and, eq, sql as q } from "drizzle-orm";
+import { sql as q } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Message } from "../../schemas/generated/events.js";
 import { connect } from "../../shared/db.js";
@@ -10,6 +10,7 @@ import { topics } from "../../shared/topics.js";
 import { definition } from "../../services/olt/service.js";
 import * as olt from "../../services/olt/store/schema.js";
 import { addOlt, discoverOnu, flowOf, injectFailure, onuOf } from "../../services/olt/store/simulated-olt.js";
+import { committedPast } from "../support/consumed.js";
 import { runId, testEnv } from "../support/env.js";
 import { watch, type Watch } from "../support/watch.js";
 import {
@@ -31,11 +32,10 @@ const { sql, db } = connect(testEnv.DATABASE_URL);
 let service: RunningService;
 let lifecycleWatch: Watch;
 
-/** True once olt has processed the event (its inbox row commits with the change and the outbox). */
-const processed = async (m: Message) =>
-  (await db.select().from(olt.inbox).where(and(eq(olt.inbox.consumer, "olt"), eq(olt.inbox.eventId, m.meta.event_id)))).length === 1;
+/** True once olt has handled the event: its group committed past it. */
+const processed = (m: Message) => committedPast("olt", m);
 
-/** What olt wrote to its outbox because of `m` (written in the same transaction as the inbox row). */
+/** What olt wrote to its outbox because of `m` (in the same transaction as the effect). */
 const causedBy = async (m: Message) => db.select().from(olt.outbox).where(q`${olt.outbox.meta}->>'causation_id' = ${m.meta.event_id}`);
 
 async function discovered(ids: Ids, port = "0/1/1"): Promise<string> {

@@ -8,9 +8,10 @@ import { connect } from "../../shared/db.js";
 import { runService, type RunningService } from "../../shared/service.js";
 import { dlqTopic, topics } from "../../shared/topics.js";
 import { definition } from "../../services/radius/service.js";
-import { accounts, inbox, radcheck, radreply, radusergroup } from "../../services/radius/store/schema.js";
+import { accounts, radcheck, radreply, radusergroup } from "../../services/radius/store/schema.js";
 import { setPlan } from "../../services/radius/store/store.js";
 import { authenticate } from "../../scripts/radclient.js";
+import { committedPast, rememberSent } from "../support/consumed.js";
 import { runId, testEnv } from "../support/env.js";
 import { collector, header, testKafka, waitUntil } from "../support/kafka.js";
 import { testCodec, watch, type Watch } from "../support/watch.js";
@@ -86,17 +87,13 @@ const ipAllocated = (sub: Sub, ips: FiberIpAssignment) => event(sub, "IpAllocate
 
 async function publish(...messages: Message[]): Promise<void> {
   for (const m of messages) {
-    await producer.send({ topic: topics.lifecycle, messages: [{ key: m.meta.subscriber_id, value: await testCodec.encode(topics.lifecycle, m) }] });
+    const meta = await producer.send({ topic: topics.lifecycle, messages: [{ key: m.meta.subscriber_id, value: await testCodec.encode(topics.lifecycle, m) }] });
+    rememberSent(m, topics.lifecycle, meta);
   }
 }
 
-/** Waits until the service has consumed `m` (its inbox row is there). */
-const consumed = (m: Message) =>
-  waitUntil(
-    async () => (await db.select().from(inbox).where(eq(inbox.eventId, m.meta.event_id))).length === 1,
-    60_000,
-    () => `radius to consume ${m.type} ${m.meta.event_id}`,
-  );
+/** Waits until the service has handled `m`: its group committed past it. */
+const consumed = (m: Message) => waitUntil(() => committedPast("radius", m), 60_000, () => `radius to consume ${m.type} ${m.meta.event_id}`);
 
 // ---- the admin route and a RADIUS client --------------------------------------------------------
 

@@ -30,6 +30,8 @@ export const testEnv = {
   HANDLER_MAX_ATTEMPTS: "3",
   OUTBOX_POLL_MS: "200",
   KAFKA_SESSION_TIMEOUT_MS: "8000",
+  // Deferred states are written often, so committed offsets (test/support/consumed.ts) follow soon.
+  STATE_FLUSH_MS: "300",
 } as const;
 
 /** Fresh ids per test run: topics, groups and subjects never collide with another run. */

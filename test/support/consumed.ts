@@ -1,0 +1,30 @@
+// "The service has handled this event", observed from outside: its consumer group committed an
+// offset past it. Offsets are committed only once what the event changed is durable (the
+// service's deferred states, shared/reactor.ts), so this is the honest signal; an inbox row is
+// written only for events that caused something.
+import type { RecordMetadata } from "kafkajs";
+import type { Message } from "../../schemas/generated/events.js";
+import { testKafka } from "./kafka.js";
+
+const sent = new Map<string, { topic: string; partition: number; offset: bigint }>();
+
+/** Remembers where a message sent alone landed (producer.send's answer). */
+export function rememberSent(m: Message, topic: string, meta: readonly RecordMetadata[]): void {
+  const r = meta[0];
+  if (meta.length === 1 && r?.baseOffset !== undefined) sent.set(m.meta.event_id, { topic, partition: r.partition, offset: BigInt(r.baseOffset) });
+}
+
+/** True once `groupId` has committed past `m` (which must have been sent alone, see rememberSent). */
+export async function committedPast(groupId: string, m: Message): Promise<boolean> {
+  const at = sent.get(m.meta.event_id);
+  if (!at) throw new Error(`no record of where ${m.type} ${m.meta.event_id} was sent`);
+  const admin = testKafka.admin();
+  await admin.connect();
+  try {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [at.topic] });
+    const p = offsets?.partitions.find((x) => x.partition === at.partition);
+    return p !== undefined && BigInt(p.offset) > at.offset;
+  } finally {
+    await admin.disconnect();
+  }
+}
