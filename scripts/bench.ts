@@ -89,12 +89,13 @@ function latencies(desk: OrderDesk, ids: readonly string[]): number[] {
 const fmt = (n: number, d = 1) => n.toFixed(d);
 
 function printCpu(m: Meters, count: number): void {
-  console.log(`  ${"process".padEnd(12)} ${"CPU s".padStart(8)} ${"CPU ms/sub".padStart(11)} ${"peak RSS MB".padStart(12)}`);
+  console.log(`  ${"process".padEnd(12)} ${"CPU s".padStart(8)} ${"CPU ms/sub".padStart(11)} ${"kernel %".padStart(9)} ${"peak RSS MB".padStart(12)}`);
   let cpuTotal = 0;
   for (const [name, meter] of m.rows) {
     const s = meter.seconds();
     cpuTotal += s;
-    console.log(`  ${name.padEnd(12)} ${fmt(s).padStart(8)} ${fmt((s * 1000) / count).padStart(11)} ${fmt(meter.peakRssMb(), 0).padStart(12)}`);
+    const kernel = s > 0 ? (100 * meter.systemSeconds()) / s : 0;
+    console.log(`  ${name.padEnd(12)} ${fmt(s).padStart(8)} ${fmt((s * 1000) / count).padStart(11)} ${fmt(kernel, 0).padStart(9)} ${fmt(meter.peakRssMb(), 0).padStart(12)}`);
   }
   console.log(`  ${"total".padEnd(12)} ${fmt(cpuTotal).padStart(8)} ${fmt((cpuTotal * 1000) / count).padStart(11)}`);
 }

@@ -124,11 +124,18 @@ export function checkTopic(message: Message, topic: string, contractTopics: Read
   if (home !== topic) throw new PoisonMessageError("wrong-topic", `${message.type} belongs on ${home}, not on ${topic}`);
 }
 
-/** A logger carrying the event's ids, built on first use (most events log nothing). */
+const levels = new Set<string | symbol>(["trace", "debug", "info", "warn", "error", "fatal"]);
+const noop = (): void => {};
+
+/**
+ * A logger carrying the event's ids, built on first use (most events log nothing); a call at a
+ * level that is off builds nothing (a pino child costs more than most handlers' work).
+ */
 export const lazyLog = (base: Logger, message: Message): Logger => {
   let log: Logger | undefined;
   return new Proxy({} as Logger, {
     get(_t, prop) {
+      if (log === undefined && typeof prop === "string" && levels.has(prop) && !base.isLevelEnabled(prop)) return noop;
       log ??= forEvent(base, message.meta).child({ event_type: message.type });
       const v = (log as unknown as Record<string | symbol, unknown>)[prop];
       return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(log) : v;

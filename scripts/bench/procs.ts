@@ -11,18 +11,22 @@ const ticksPerSecond = (() => {
   }
 })();
 
-/** CPU seconds used so far by one process, or null once it is gone. */
-export function cpuSeconds(pid: number): number | null {
+/** CPU seconds used so far by one process, in user and in kernel (system) mode, or null once it is gone. */
+export function cpuTimes(pid: number): { user: number; system: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return (utime + stime) / ticksPerSecond;
+    return { user: Number(fields[11]) / ticksPerSecond, system: Number(fields[12]) / ticksPerSecond };
   } catch {
     return null;
   }
+}
+
+/** CPU seconds used so far by one process, or null once it is gone. */
+export function cpuSeconds(pid: number): number | null {
+  const t = cpuTimes(pid);
+  return t === null ? null : t.user + t.system;
 }
 
 /** Peak resident set size in MB (VmHWM), or null once the process is gone. */
@@ -67,8 +71,8 @@ export function pidFromFile(path: string): number | null {
  * between is counted up to its last sample.
  */
 export class CpuMeter {
-  private readonly first = new Map<number, number>();
-  private readonly last = new Map<number, number>();
+  private readonly first = new Map<number, { user: number; system: number }>();
+  private readonly last = new Map<number, { user: number; system: number }>();
   private peak = 0;
 
   constructor(private readonly pids: () => readonly number[]) {}
@@ -76,7 +80,7 @@ export class CpuMeter {
   sample(): void {
     let rss = 0;
     for (const pid of this.pids()) {
-      const cpu = cpuSeconds(pid);
+      const cpu = cpuTimes(pid);
       if (cpu === null) continue;
       if (!this.first.has(pid)) this.first.set(pid, cpu);
       this.last.set(pid, cpu);
@@ -87,8 +91,20 @@ export class CpuMeter {
 
   /** CPU seconds used since the first sample. */
   seconds(): number {
+    return this.userSeconds() + this.systemSeconds();
+  }
+
+  /** Of which in user mode. */
+  userSeconds(): number {
     let total = 0;
-    for (const [pid, end] of this.last) total += end - (this.first.get(pid) ?? end);
+    for (const [pid, end] of this.last) total += end.user - (this.first.get(pid) ?? end).user;
+    return total;
+  }
+
+  /** Of which in the kernel (system calls: sockets, disk). */
+  systemSeconds(): number {
+    let total = 0;
+    for (const [pid, end] of this.last) total += end.system - (this.first.get(pid) ?? end).system;
     return total;
   }
 

@@ -1,0 +1,2 @@
+DROP INDEX "profile"."subscriber_network_profiles_tenant_vlan";--> statement-breakpoint
+CREATE INDEX "subscriber_network_profiles_tenant_vlan" ON "profile"."subscriber_network_profiles" USING btree ("tenant_id","service_vlan","inner_vlan");
