@@ -114,6 +114,8 @@ export async function processBatch<T extends { readonly message: Message; readon
   consumer: string,
   items: readonly T[],
   work: (tx: Tx, fresh: readonly Fresh<T>[]) => Promise<readonly Outgoing[]>,
+  /** false: the work dedupes by itself (a fold that knows the events it has seen), no inbox rows. */
+  useInbox = true,
 ): Promise<number> {
   if (items.length === 0) return 0;
   return db.transaction(async (tx) => {
@@ -124,6 +126,12 @@ export async function processBatch<T extends { readonly message: Message; readon
       seen.add(item.message.meta.event_id);
       candidates.push({ index, item });
     });
+    if (!useInbox) {
+      const outgoing = await work(tx, candidates);
+      const parentOf = new Map(candidates.map(({ item }) => [item.message.meta.event_id, item.delivery.headers.traceparent]));
+      await enqueue(tx, tables, catalog, outgoing, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
+      return candidates.length;
+    }
     const rows = candidates.map(({ item }) => ({
       consumer,
       event_id: item.message.meta.event_id,

@@ -71,6 +71,11 @@ export interface KeyedReactorSpec<S> {
   react(step: Step<S>): Promise<Reaction<S>>;
   /** After every event of the batch: more outgoing events from the changed states (e.g. one snapshot per subscriber). */
   settle?(changed: ReadonlyArray<{ readonly key: SubscriberKey; readonly state: S; readonly last: Incoming }>): readonly Outgoing[];
+  /**
+   * false for a pure fold that recognises an event it has already folded (the projection's
+   * timeline): no inbox rows, a redelivery changes nothing and so emits nothing.
+   */
+  readonly inbox?: boolean;
 }
 
 const subscriberKeyOf = (m: Message): SubscriberKey => {
@@ -128,7 +133,7 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
         if (list.length > 0) await spec.store.save(tx, list);
         if (spec.settle) out.push(...spec.settle(list));
         return out;
-      });
+      }, spec.inbox ?? true);
       for (const fn of committed) fn();
     },
   };

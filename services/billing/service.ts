@@ -30,7 +30,7 @@ export function billingReactor(deps: ServiceDeps): BatchReactor {
     initial: initialBillingState,
     table: subscriberState,
     triggers,
-    async react({ tx, message, view, state, log }) {
+    async react({ tx, unit, message, view, state, log }) {
       if (!view) {
         if (isTrigger(message)) {
           throw new PoisonMessageError("invalid", `${message.type} for subscriber ${message.meta.subscriber_id}, whose SubscriberCreated was never seen`);
@@ -38,7 +38,8 @@ export function billingReactor(deps: ServiceDeps): BatchReactor {
         log.debug("no SubscriberCreated seen for this subscriber, skipped");
         return {};
       }
-      const price = needsPrice(message) ? await findPrice(tx, view.tenant_id, view.service_plan_id) : null;
+      // A tenant's prices are read once per unit of work, not once per subscriber.
+      const price = needsPrice(message) ? await unit.get(`price\u0000${view.tenant_id}\u0000${view.service_plan_id}`, () => findPrice(tx, view.tenant_id, view.service_plan_id)) : null;
       let decision: BillingDecision;
       try {
         decision = decide(view, state, message, price, ctx);

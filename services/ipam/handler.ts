@@ -3,7 +3,7 @@
 // carries out the decision in the store, folds its own outgoing events in, and returns them.
 import type { Message } from "../../schemas/generated/events.js";
 import { mayCompensate } from "../../shared/progress.js";
-import { viewReactor } from "../../shared/reactor.js";
+import { viewReactor, type UnitScope } from "../../shared/reactor.js";
 import { teardownDue } from "../../shared/teardown.js";
 import { topics } from "../../shared/topics.js";
 import type { BatchReactor } from "../../shared/consumer.js";
@@ -27,10 +27,11 @@ function logAllocation(log: Logger, trigger: Trigger, got: readonly Held[], sour
   else log.info(ips, "Allocated IPs");
 }
 
-async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: IpamState, log: Logger, cursors: Cursors): Promise<Message[]> {
+async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: IpamState, log: Logger, cursors: Cursors, unit: UnitScope): Promise<Message[]> {
   const { tenant_id: tenant, subscriber_id: sub } = trigger.meta;
   const subscriber = sub ?? "";
-  const tenantPools = await loadPools(tx, tenant);
+  // A tenant's pools are read once per unit of work (their cursors are locked apart, by Cursors).
+  const tenantPools = await unit.get(`pools\u0000${tenant}`, () => loadPools(tx, tenant));
   let plan;
   try {
     plan = planAllocation(trigger, state, await heldBy(tx, tenant, subscriber), tenantPools.map(poolInfo));
@@ -80,7 +81,7 @@ export function reactor(deps: ServiceDeps): BatchReactor {
       });
       // The runtime folded the view; ipam's own part folds here.
       let state: IpamState = { view, ...evolveOwn(own, message) };
-      const out: Message[] = isTrigger(message) ? await allocate(deps, tx, message, state, log, cursors) : [];
+      const out: Message[] = isTrigger(message) ? await allocate(deps, tx, message, state, log, cursors, unit) : [];
       for (const m of out) state = evolve(state, m);
       const mayRelease = mayCompensate(state.progress, "ipam") || (state.view !== null && teardownDue(state.view, "ipam"));
       const release = mayRelease ? planRelease(state, await heldBy(tx, tenant, subscriber)) : null;

@@ -19,6 +19,8 @@ export function projectionReactor(deps: ServiceDeps): BatchReactor {
   return keyedReactor(deps, {
     accepts: (type, topic) => topic === topics.lifecycle && reactsTo.has(type),
     store: documentStore,
+    // The fold skips an event already in the timeline, so the documents are their own inbox.
+    inbox: false,
     async react({ message, state }) {
       const after = fold(state ?? null, message);
       return { state: after };

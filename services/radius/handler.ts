@@ -31,7 +31,9 @@ export function radiusReactor(deps: ServiceDeps, onCoa: () => void = () => undef
     table: subscriberState,
     triggers,
     async react({ tx, unit, message, key, view, log }) {
-      return { out: await react(deps, tx, message, key.subscriber_id, view, log, () => unit.onCommit(onCoa)) };
+      // A tenant's plans are read once per unit of work, not once per subscriber.
+      const planOf = (tenantId: string, planId: string) => unit.get(`plan\u0000${tenantId}\u0000${planId}`, () => store.findPlan(tx, tenantId, planId));
+      return { out: await react(deps, tx, message, key.subscriber_id, view, log, () => unit.onCommit(onCoa), planOf) };
     },
   });
 }
@@ -44,6 +46,7 @@ async function react(
   view: SubscriberView | null,
   log: Logger,
   coaQueued: () => void,
+  planOf: (tenantId: string, planId: string) => ReturnType<typeof store.findPlan>,
 ): Promise<Outgoing[]> {
   const tenantId = message.meta.tenant_id;
 
@@ -93,7 +96,7 @@ async function react(
   const out: Outgoing[] = [];
 
   if (message.type === "IpAllocated") {
-    const plan = await store.findPlan(tx, tenantId, view.service_plan_id);
+    const plan = await planOf(tenantId, view.service_plan_id);
     const decision = decideAccount(view, account, plan, message, deps.ctx);
     switch (decision.kind) {
       case "skip":
@@ -147,7 +150,7 @@ async function react(
   }
 
   if (message.type === "SubscriberPlanChangeRequested") {
-    const plan = await store.findPlan(tx, tenantId, message.data.service_plan_id);
+    const plan = await planOf(tenantId, message.data.service_plan_id);
     const d = decidePlanChange(account, plan, message, deps.ctx);
     if (d.kind === "skip") log.info({ why: d.why }, "no plan change");
     else if (d.kind === "fail") {
