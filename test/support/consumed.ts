@@ -28,3 +28,10 @@ export async function committedPast(groupId: string, m: Message): Promise<boolea
     await admin.disconnect();
   }
 }
+
+/** Where a message sent alone landed. */
+export function sentAt(m: Message): { topic: string; partition: number; offset: bigint } {
+  const at = sent.get(m.meta.event_id);
+  if (!at) throw new Error(`no record of where ${m.type} ${m.meta.event_id} was sent`);
+  return at;
+}
