@@ -20,7 +20,7 @@ import { inbox, outbox, schema } from "../services/radius/store/schema.js";
 
 export const radiusTables = { schema, inbox, outbox };
 
-const noRelay: Relay = { wake: () => undefined, drain: async () => undefined, stop: async () => undefined, isActive: () => false };
+const noRelay: Relay = { offer: () => undefined, wake: () => undefined, drain: async () => undefined, stop: async () => undefined, isActive: () => false };
 
 let catalog: ReturnType<typeof loadCatalog> | undefined;
 

@@ -62,15 +62,34 @@ function checkContract(catalog: Catalog, message: Message): void {
   }
 }
 
-/** Writes events to the outbox inside `tx`, in one statement, and wakes the relay when `tx` commits. */
+/** An outbox row as the relay publishes it. */
+export interface OutboxRow {
+  readonly id: bigint;
+  readonly topic: string;
+  readonly key: string;
+  readonly type: string;
+  readonly meta: unknown;
+  readonly data: unknown;
+  readonly headers: Record<string, string>;
+}
+
+/** Where a unit of work hands the rows it wrote once it has committed (the relay, which then need not read them back). */
+export interface CommittedRows {
+  offer(rows: readonly OutboxRow[]): void;
+}
+
+/**
+ * Writes events to the outbox inside `tx`, in one statement, and wakes the relay when `tx`
+ * commits. Returns the rows with their ids, for the relay once the transaction has committed.
+ */
 export async function enqueue(
   tx: Tx,
   tables: RuntimeTables,
   catalog: Catalog,
   outgoing: readonly Outgoing[],
   incomingTraceparent?: string | ((o: Outgoing) => string | undefined),
-): Promise<void> {
-  if (outgoing.length === 0) return;
+): Promise<OutboxRow[]> {
+  if (outgoing.length === 0) return [];
   const rows = outgoing.map((o) => {
     const { message, topic, key } = o;
     checkContract(catalog, message);
@@ -87,12 +106,18 @@ export async function enqueue(
     };
   });
   // One statement for the whole batch; ids follow the array's order (the relay publishes by id).
-  await tx.execute(sql`
+  const ids = await tx.execute<{ id: string; event_id: string }>(sql`
     insert into ${tables.outbox} (event_id, topic, key, type, meta, data, headers)
     select e.r->>'event_id', e.r->>'topic', e.r->>'key', e.r->>'type', e.r->'meta', e.r->'data', e.r->'headers'
     from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) with ordinality as e(r, ord)
-    order by e.ord`);
+    order by e.ord
+    returning id, event_id`);
   await tx.execute(sql`select pg_notify(${outboxChannel(tables.schema.schemaName)}, '')`);
+  const idOf = new Map(ids.map((r) => [r.event_id, BigInt(r.id)]));
+  return rows.flatMap((r) => {
+    const id = idOf.get(r.event_id);
+    return id === undefined ? [] : [{ id, topic: r.topic, key: r.key, type: r.type, meta: r.meta, data: r.data, headers: r.headers }];
+  });
 }
 
 /** An item of a batch that is new to this consumer, with its index in the batch as given. */
@@ -116,9 +141,12 @@ export async function processBatch<T extends { readonly message: Message; readon
   work: (tx: Tx, fresh: readonly Fresh<T>[]) => Promise<readonly Outgoing[]>,
   /** false: the work dedupes by itself (a fold that knows the events it has seen), no inbox rows. */
   useInbox = true,
+  /** Gets the outbox rows written, once the transaction has committed. */
+  committedTo?: CommittedRows,
 ): Promise<number> {
   if (items.length === 0) return 0;
-  return db.transaction(async (tx) => {
+  let written: OutboxRow[] = [];
+  const applied = await db.transaction(async (tx) => {
     const seen = new Set<string>();
     const candidates: Fresh<T>[] = [];
     items.forEach((item, index) => {
@@ -129,7 +157,7 @@ export async function processBatch<T extends { readonly message: Message; readon
     if (!useInbox) {
       const outgoing = await work(tx, candidates);
       const parentOf = new Map(candidates.map(({ item }) => [item.message.meta.event_id, item.delivery.headers.traceparent]));
-      await enqueue(tx, tables, catalog, outgoing, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
+      written = await enqueue(tx, tables, catalog, outgoing, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
       return candidates.length;
     }
     const rows = candidates.map(({ item }) => ({
@@ -151,7 +179,9 @@ export async function processBatch<T extends { readonly message: Message; readon
     if (todo.length === 0) return 0;
     const outgoing = await work(tx, todo);
     const parentOf = new Map(todo.map(({ item }) => [item.message.meta.event_id, item.delivery.headers.traceparent]));
-    await enqueue(tx, tables, catalog, outgoing, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
+    written = await enqueue(tx, tables, catalog, outgoing, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
     return todo.length;
   });
+  if (written.length > 0) committedTo?.offer(written);
+  return applied;
 }

@@ -12,7 +12,7 @@ import type { BatchReactor, DeferredStates, Incoming } from "./consumer.js";
 import type { Db } from "./db.js";
 import { ItemFailure, PoisonMessageError } from "./errors.js";
 import type { Logger } from "./logger.js";
-import { enqueue, processBatch, type Outgoing, type Tx } from "./outbox.js";
+import { enqueue, processBatch, type CommittedRows, type Outgoing, type OutboxRow, type Tx } from "./outbox.js";
 import type { RuntimeTables, SubscriberStateTable } from "./runtime-tables.js";
 import { evolveView, viewEvents, type SubscriberView } from "./subscriber-view.js";
 
@@ -22,6 +22,8 @@ export interface UnitDeps {
   readonly db: Db;
   readonly tables: RuntimeTables;
   readonly catalog: Catalog;
+  /** The relay: given the outbox rows of a unit of work once it commits, so it need not read them back. */
+  readonly relay?: CommittedRows;
   /** Deferred states (viewReactor): 0 for either writes every changed state in its unit of work. */
   readonly config?: { readonly STATE_FLUSH_MS?: number; readonly STATE_MAX_DEFERRED?: number };
 }
@@ -133,7 +135,7 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
         if (list.length > 0) await spec.store.save(tx, list);
         if (spec.settle) out.push(...spec.settle(list));
         return out;
-      }, spec.inbox ?? true);
+      }, spec.inbox ?? true, deps.relay);
       for (const fn of committed) fn();
     },
   };
@@ -149,17 +151,26 @@ export function perEvent(
   return {
     accepts,
     async run(items) {
-      const applied = await processBatch(deps.db, deps.tables, deps.catalog, deps.name, items, async (tx, fresh) => {
-        const out: Outgoing[] = [];
-        for (const { index, item } of fresh) {
-          try {
-            out.push(...(await handle(tx, item)));
-          } catch (err) {
-            throw new ItemFailure(index, err);
+      const applied = await processBatch(
+        deps.db,
+        deps.tables,
+        deps.catalog,
+        deps.name,
+        items,
+        async (tx, fresh) => {
+          const out: Outgoing[] = [];
+          for (const { index, item } of fresh) {
+            try {
+              out.push(...(await handle(tx, item)));
+            } catch (err) {
+              throw new ItemFailure(index, err);
+            }
           }
-        }
-        return out;
-      });
+          return out;
+        },
+        true,
+        deps.relay,
+      );
       afterCommit?.(applied);
     },
   };
@@ -340,6 +351,7 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
       });
       /** What this unit changed, by subscriber: applied to `held` only once it commits. */
       const touchedStates = new Map<string, Held<S> & { readonly now: boolean }>();
+      let written: OutboxRow[] = [];
       await deps.db.transaction(async (raw) => {
         let current: number | null = null;
         const used = new Set<number>();
@@ -411,8 +423,9 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
             on conflict do nothing`);
         }
         const parentOf = new Map(items.map((it) => [it.message.meta.event_id, it.delivery.headers.traceparent]));
-        await enqueue(raw, deps.tables, deps.catalog, out, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
+        written = await enqueue(raw, deps.tables, deps.catalog, out, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
       });
+      if (written.length > 0) deps.relay?.offer(written);
       for (const [ks, t] of touchedStates) {
         if (t.now) held.delete(ks);
         else held.set(ks, { key: t.key, state: t.state, at: t.at, since: t.since });

@@ -1,4 +1,7 @@
 // The outbox relay: publishes committed outbox rows in id order, then marks them published.
+// It reads only the ids of what is unpublished: the rows themselves come from the units of work
+// of this process, which hand them over as they commit (`offer`); a row it was not given (another
+// process's, a sweep's written before a restart) is read from the table.
 // One relay per service is active at a time (a session advisory lock); others stand by, so a
 // second process of a service never reorders or doubles what the first publishes.
 // Delivery is at-least-once at the Kafka boundary: a crash after Kafka acknowledged a batch but
@@ -10,7 +13,7 @@ import type { Message } from "../schemas/generated/events.js";
 import type { Codec } from "./codec.js";
 import { lockKey, type Db, type Sql } from "./db.js";
 import type { Logger } from "./logger.js";
-import { outboxChannel } from "./outbox.js";
+import { outboxChannel, type CommittedRows, type OutboxRow } from "./outbox.js";
 import type { RuntimeTables } from "./runtime-tables.js";
 
 export interface RelayOptions {
@@ -26,7 +29,7 @@ export interface RelayOptions {
   readonly keepPublishedMs?: number;
 }
 
-export interface Relay {
+export interface Relay extends CommittedRows {
   /** Publishes now rather than at the next poll. */
   wake(): void;
   /** Resolves when nothing is left to publish (for tests and graceful shutdown). */
@@ -60,6 +63,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   let lockPid: number | null = null;
   let lockCheckedAt = 0;
   const drainWaiters: Array<() => void> = [];
+  /** Committed rows handed over by this process's units of work, by id, oldest first. */
+  const offered = new Map<bigint, OutboxRow>();
+  const maxOffered = 20_000;
 
   const listener = await sql.listen(outboxChannel(schema), () => {
     pending = true;
@@ -67,12 +73,23 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   });
 
   async function publishBatch(): Promise<number> {
-    const rows = await db
-      .select()
+    const ids = await db
+      .select({ id: tables.outbox.id })
       .from(tables.outbox)
       .where(isNull(tables.outbox.publishedAt))
       .orderBy(asc(tables.outbox.id))
       .limit(batchSize);
+    if (ids.length === 0) {
+      offered.clear(); // published already, by this relay or one before it
+      return 0;
+    }
+    const missing = ids.filter(({ id }) => !offered.has(id)).map(({ id }) => id);
+    const read = missing.length === 0 ? [] : await db.select().from(tables.outbox).where(inArray(tables.outbox.id, missing));
+    const readById = new Map<bigint, OutboxRow>(read.map((r) => [r.id, r]));
+    const rows = ids.flatMap(({ id }) => {
+      const row = offered.get(id) ?? readById.get(id);
+      return row ? [row] : [];
+    });
     if (rows.length === 0) return 0;
     const byTopic = new Map<string, Array<{ key: string; value: Buffer; headers: Record<string, string> }>>();
     for (const row of rows) {
@@ -90,6 +107,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       .update(tables.outbox)
       .set({ publishedAt: dsql`now()` })
       .where(inArray(tables.outbox.id, rows.map((r) => r.id)));
+    const last = rows.at(-1)?.id ?? 0n;
+    for (const id of offered.keys()) if (id <= last) offered.delete(id);
     log.debug({ count: rows.length, last_id: String(rows.at(-1)?.id) }, "published outbox batch");
     return rows.length;
   }
@@ -146,6 +165,15 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   })();
 
   return {
+    offer(rows) {
+      // A relay standing by keeps nothing: the active one (in another process) reads the rows.
+      if (!active || stopped) return;
+      for (const r of rows) offered.set(r.id, r);
+      for (const id of offered.keys()) {
+        if (offered.size <= maxOffered) break;
+        offered.delete(id); // read back from the table if it comes to that
+      }
+    },
     wake() {
       pending = true;
       signal.wake?.();

@@ -171,6 +171,8 @@ interface Service {
   readonly sql: Sql;
   /** What is queued for it, per topic, in arrival order. */
   queue: Map<string, Incoming[]>;
+  /** Outbox rows its units of work handed to the relay as they committed (shared/relay.ts offer). */
+  readonly offered: Map<bigint, OutboxRow>;
   handled: number;
   published: number;
 }
@@ -210,6 +212,11 @@ export async function benchDirect(opts: DirectOptions): Promise<DirectResult> {
       const config = loadConfig(def.config, env) as BaseConfig;
       const logger = createLogger(def.name, config.LOG_LEVEL);
       const { sql, db } = connect(opts.databaseUrl, { application: `direct-bench:${def.name}` });
+      const offered = new Map<bigint, OutboxRow>();
+      const relay: ServiceDeps["relay"] = {
+        ...unavailable<ServiceDeps["relay"]>("relay"),
+        offer: (rows) => rows.forEach((r) => offered.set(r.id, r)),
+      };
       const deps: ServiceDeps = {
         name: def.name,
         config,
@@ -219,7 +226,7 @@ export async function benchDirect(opts: DirectOptions): Promise<DirectResult> {
         kafka: unavailable("kafka"),
         codec: unavailable("codec"),
         producer: unavailable("producer"),
-        relay: unavailable("relay"),
+        relay,
         catalog,
         tables: def.tables,
         ctx: { producer: def.name, now: () => Date.now(), newId },
@@ -232,6 +239,7 @@ export async function benchDirect(opts: DirectOptions): Promise<DirectResult> {
         consumerLog: logger.child({ component: "consumer", group: def.name }),
         sql,
         queue: new Map(),
+        offered,
         handled: 0,
         published: 0,
       });
@@ -256,24 +264,36 @@ export async function benchDirect(opts: DirectOptions): Promise<DirectResult> {
       }
     };
 
-    /** The relay's PostgreSQL work: unpublished rows in id order, a page at a time, each page marked published. */
+    /**
+     * The relay's PostgreSQL work: the ids of unpublished rows in id order, a page at a time, the
+     * rows themselves as the units of work handed them over (read only when not), each page
+     * marked published.
+     */
     const relay = async (s: Service): Promise<OutboxRow[]> => {
       const { outbox } = s.def.tables;
       const all: OutboxRow[] = [];
       for (;;) {
-        const rows = await s.deps.db
-          .select()
+        const ids = await s.deps.db
+          .select({ id: outbox.id })
           .from(outbox)
           .where(and(isNull(outbox.publishedAt), dsql`${outbox.meta}->>'tenant_id' = ${opts.tenant}`))
           .orderBy(asc(outbox.id))
           .limit(RELAY_BATCH);
-        if (rows.length === 0) break;
+        if (ids.length === 0) break;
+        const missing = ids.filter(({ id }) => !s.offered.has(id)).map(({ id }) => id);
+        const read = missing.length === 0 ? [] : await s.deps.db.select().from(outbox).where(inArray(outbox.id, missing));
+        const readById = new Map<bigint, OutboxRow>(read.map((r) => [r.id, r]));
+        const rows = ids.flatMap(({ id }) => {
+          const row = s.offered.get(id) ?? readById.get(id);
+          s.offered.delete(id);
+          return row ? [row] : [];
+        });
         await s.deps.db
           .update(outbox)
           .set({ publishedAt: dsql`now()` })
           .where(inArray(outbox.id, rows.map((r) => r.id)));
         all.push(...rows);
-        if (rows.length < RELAY_BATCH) break;
+        if (ids.length < RELAY_BATCH) break;
       }
       s.published += all.length;
       return all;
