@@ -29,7 +29,38 @@ export function connect(url: string, options: { max?: number; application?: stri
     onnotice: () => {},
     connection: { application_name: options.application ?? "fiber" },
   });
-  return { sql, db: drizzle(sql) };
+  return { sql, db: drizzle(preparing(sql)) };
+}
+
+/** Statements with more parameters than this are not prepared: a list of ids (`in ($1, ..., $n)`) would make one per length. */
+const maxPreparedParams = 32;
+
+/**
+ * drizzle runs every statement it did not name unprepared (postgres.js `unsafe(..., { prepare:
+ * false })`), so PostgreSQL parsed and planned each of them on every call and postgres.js
+ * described each result again. The same few dozen statements run for every subscriber: this
+ * client has postgres.js prepare them once per connection (its own statement cache, by text),
+ * in transactions and savepoints too.
+ */
+export function preparing<T extends object>(client: T): T {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== "function") return v;
+      const fn = v as (...a: unknown[]) => unknown;
+      if (prop === "unsafe") {
+        return (query: string, params?: readonly unknown[], opts?: object) =>
+          fn.call(target, query, params, { ...opts, prepare: (params?.length ?? 0) <= maxPreparedParams });
+      }
+      if (prop === "begin" || prop === "savepoint") {
+        return (...args: unknown[]) => {
+          const body = args.at(-1) as (c: object) => unknown;
+          return fn.call(target, ...args.slice(0, -1), (c: object) => body(preparing(c)));
+        };
+      }
+      return fn.bind(target);
+    },
+  });
 }
 
 /** A stable 63-bit key for pg advisory locks, from a name. */
