@@ -14,7 +14,7 @@ import { ItemFailure, PoisonMessageError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { enqueue, processBatch, type CommittedRows, type Outgoing, type OutboxRow, type Tx } from "./outbox.js";
 import type { RuntimeTables, SubscriberStateTable } from "./runtime-tables.js";
-import { evolveView, viewEvents, type SubscriberView } from "./subscriber-view.js";
+import { evolveView, storedView, viewEvents, viewFromStored, type StoredView, type SubscriberView } from "./subscriber-view.js";
 
 /** What the runtime needs to run a unit of work: the service's database, tables and contract. */
 export interface UnitDeps {
@@ -228,14 +228,15 @@ export function viewStore<S>(table: SubscriberStateTable, initial: S) {
     async load(tx: Tx, keys: readonly SubscriberKey[]): Promise<Map<string, Positioned<ViewRecord<S>>>> {
       const out = new Map<string, Positioned<ViewRecord<S>>>();
       if (keys.length === 0) return out;
-      const rows = await tx.execute<{ tenant_id: string; subscriber_id: string; view: SubscriberView | null; state: S | null; at_partition: number | null; at_offset: string | null }>(sql`
+      const rows = await tx.execute<{ tenant_id: string; subscriber_id: string; view: StoredView | SubscriberView | null; state: S | null; at_partition: number | null; at_offset: string | null }>(sql`
         select s.tenant_id, s.subscriber_id, s.view, s.state, s.at_partition, s.at_offset
         from ${table} s
         join jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as k(tenant_id text, subscriber_id text)
           on s.tenant_id = k.tenant_id and s.subscriber_id = k.subscriber_id`);
       for (const r of rows) {
         const at = r.at_partition === null || r.at_offset === null ? null : { partition: r.at_partition, offset: BigInt(r.at_offset) };
-        out.set(keyString(r), { key: { tenant_id: r.tenant_id, subscriber_id: r.subscriber_id }, state: { view: r.view, state: r.state ?? initial }, at });
+        const view = r.view === null ? null : viewFromStored(r.view);
+        out.set(keyString(r), { key: { tenant_id: r.tenant_id, subscriber_id: r.subscriber_id }, state: { view, state: r.state ?? initial }, at });
       }
       return out;
     },
@@ -248,7 +249,7 @@ export function viewStore<S>(table: SubscriberStateTable, initial: S) {
         const rows = changed.slice(i, i + 2000).map(({ key, state, at }) => ({
           tenant_id: key.tenant_id,
           subscriber_id: key.subscriber_id,
-          view: state.view,
+          view: state.view === null ? null : storedView(state.view),
           state: state.state,
           at_partition: at?.partition ?? null,
           at_offset: at === null ? null : String(at.offset),

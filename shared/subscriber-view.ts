@@ -132,3 +132,59 @@ export function evolveView(view: SubscriberView | null, m: Message): SubscriberV
       return v;
   }
 }
+
+// ---- the view as stored --------------------------------------------------------------------
+
+/** Every setting of FiberNetworkConfig (the type check below fails when the contract adds one). */
+const networkKeys = [
+  "service_vlan",
+  "inner_vlan",
+  "qinq_enabled",
+  "vlan_pool",
+  "circuit_id",
+  "remote_id",
+  "option82_policy",
+  "static_ipv4",
+  "static_ipv6",
+  "delegated_ipv6_prefix",
+  "ipv6_pd_size",
+  "ipv6_assignment_mode",
+  "ipv4_pool",
+  "ipv6_pool",
+  "ipv6_pd_pool",
+] as const satisfies ReadonlyArray<keyof FiberNetworkConfig>;
+type MissingNetworkKey = Exclude<keyof FiberNetworkConfig, (typeof networkKeys)[number]>;
+const allNetworkKeys: MissingNetworkKey extends never ? true : MissingNetworkKey = true;
+void allNetworkKeys;
+
+type Settings = Partial<Record<keyof FiberNetworkConfig, unknown>>;
+
+/**
+ * The view as a service stores it (jsonb): the effective network without its unset (null)
+ * settings, and of the order's network only what differs from it, so a stored view is about
+ * half the size of the view (every view service and the subscriber service write it).
+ */
+export interface StoredView extends Omit<SubscriberView, "network" | "order_network"> {
+  readonly network: Settings;
+  /** The order's network settings that differ from `network`. */
+  readonly order_network_changes: Settings;
+}
+
+export function storedView(v: SubscriberView): StoredView {
+  const { network, order_network, ...rest } = v;
+  const net: Settings = {};
+  const changes: Settings = {};
+  for (const k of networkKeys) {
+    if (network[k] !== null) net[k] = network[k];
+    if (order_network[k] !== network[k]) changes[k] = order_network[k];
+  }
+  return { ...rest, network: net, order_network_changes: changes };
+}
+
+/** The view from its stored form; a view stored whole (before StoredView) reads as it is. */
+export function viewFromStored(stored: StoredView | SubscriberView): SubscriberView {
+  if ("order_network" in stored) return stored;
+  const { network, order_network_changes, ...rest } = stored;
+  const net = Object.fromEntries(networkKeys.map((k) => [k, network[k] ?? null])) as unknown as FiberNetworkConfig;
+  return { ...rest, network: net, order_network: { ...net, ...order_network_changes } as FiberNetworkConfig };
+}

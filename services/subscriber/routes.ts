@@ -1,7 +1,7 @@
 // HTTP read side: GET /tenants/:tenant/subscribers/:id → the subscriber, or 404 (also when the
 // subscriber belongs to another tenant).
 import type { RouteHandler } from "../../shared/health.js";
-import { phaseOf } from "../../shared/subscriber-view.js";
+import { phaseOf, viewFromStored } from "../../shared/subscriber-view.js";
 import type { SubscriberDeps } from "./service.js";
 import { findSubscriber } from "./store/subscribers.js";
 
@@ -15,7 +15,8 @@ export function routes({ db }: SubscriberDeps): RouteHandler {
     const id = decodeURIComponent(match[2] ?? "");
     const row = await findSubscriber(db, tenant, id);
     if (!row) return { status: 404, body: { error: "subscriber not found" } };
-    const { progress } = row.view;
+    const view = viewFromStored(row.view);
+    const { progress } = view;
     return {
       status: 200,
       body: {
@@ -25,11 +26,11 @@ export function routes({ db }: SubscriberDeps): RouteHandler {
         order_id: row.orderId,
         crm_reference: row.crmReference,
         status: row.status,
-        phase: phaseOf(row.view),
+        phase: phaseOf(view),
         order_in_flight: row.pendingOrder ? { order_id: row.pendingOrder.order_id, order_type: row.pendingOrder.order_type } : null,
-        service_plan_id: row.view.service_plan_id,
-        bandwidth_mbps: row.view.bandwidth_mbps,
-        connection_type: row.view.connection_type,
+        service_plan_id: view.service_plan_id,
+        bandwidth_mbps: view.bandwidth_mbps,
+        connection_type: view.connection_type,
         progress: { succeeded: progress.succeeded, compensated: progress.compensated, failure: progress.failure },
         created_at: row.createdAt.toISOString(),
         updated_at: row.updatedAt.toISOString(),

@@ -4,7 +4,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, jsonb, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import type { Step } from "../../../shared/progress.js";
 import { runtimeTables } from "../../../shared/runtime-tables.js";
-import type { SubscriberView } from "../../../shared/subscriber-view.js";
+import type { StoredView, SubscriberView } from "../../../shared/subscriber-view.js";
 import type { PendingOrder } from "../decide-order.js";
 
 export const { schema, inbox, outbox } = runtimeTables("subscriber");
@@ -41,7 +41,8 @@ export const subscribers = schema.table(
     correlationId: text("correlation_id").notNull(),
     /** provisioning | active | failed | rolled_back | suspended | terminating | archived */
     status: text("status").notNull(),
-    view: jsonb("view").$type<SubscriberView>().notNull(),
+    /** The view in its stored form (shared/subscriber-view.ts storedView); rows written before it hold the view whole. */
+    view: jsonb("view").$type<StoredView | SubscriberView>().notNull(),
     /** Steps that reported "skipped" (profile, olt): done, but not a success to undo. */
     skippedSteps: jsonb("skipped_steps").$type<Step[]>().notNull().default([]),
     /** The last lifecycle event seen about this subscriber: the cause of a deadline failure. */

@@ -3,6 +3,7 @@
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import type { Tx } from "../../../shared/outbox.js";
 import { keyString, type StateStore } from "../../../shared/reactor.js";
+import { storedView, viewFromStored } from "../../../shared/subscriber-view.js";
 import type { Status, Tracked } from "../decide-outcome.js";
 import type { Executor } from "./plans.js";
 import { lifecycleOrders, subscriberNumbers, subscribers, type SubscriberRow } from "./schema.js";
@@ -13,7 +14,7 @@ export const isSubscriberId = (id: string | null): id is string => id !== null &
 
 export const toTracked = (r: SubscriberRow): Tracked => ({
   status: r.status as Status,
-  view: r.view,
+  view: viewFromStored(r.view),
   skipped: r.skippedSteps,
   correlation_id: r.correlationId,
   last_event_id: r.lastEventId,
@@ -73,7 +74,7 @@ export async function insertSubscriber(tx: Tx, r: NewRow): Promise<void> {
     crmReference: r.crmReference,
     correlationId: r.tracked.correlation_id,
     status: r.tracked.status,
-    view: r.tracked.view,
+    view: storedView(r.tracked.view),
     skippedSteps: [...r.tracked.skipped],
     lastEventId: r.tracked.last_event_id,
     lastProgressAt: new Date(r.tracked.last_progress_at),
@@ -142,7 +143,7 @@ export const trackedStore: StateStore<Tracked> = {
       tenant_id: key.tenant_id,
       subscriber_id: key.subscriber_id,
       status: t.status,
-      view: t.view,
+      view: storedView(t.view),
       skipped_steps: t.skipped,
       last_event_id: t.last_event_id,
       last_progress_ms: t.last_progress_at,
