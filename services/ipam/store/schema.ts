@@ -76,9 +76,12 @@ export const allocations = schema.table(
     allocatedAt: timestamp("allocated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    unique("allocations_unique_address").on(t.tenantId, t.family, t.address),
+    // Secondary keys lead with their own columns, not tenant_id: with a new tenant's statistics
+    // not yet gathered (a tenant set up and provisioned within a minute), PostgreSQL took any
+    // index led by tenant_id for a lookup by another key and read the tenant's rows one by one.
+    unique("allocations_unique_address").on(t.family, t.address, t.tenantId),
     unique("allocations_one_per_family").on(t.tenantId, t.subscriberId, t.family),
-    index("allocations_pool").on(t.tenantId, t.poolId),
+    index("allocations_pool").on(t.poolId, t.tenantId),
   ],
 );
 

@@ -62,7 +62,10 @@ export const onus = schema.table(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.serial] }),
-    uniqueIndex("onus_number_on_port").on(t.tenantId, t.oltId, t.ponPort, t.onuNumber),
+    // Secondary keys lead with their own columns, not tenant_id: with a new tenant's statistics
+    // not yet gathered (a tenant set up and provisioned within a minute), PostgreSQL took any
+    // index led by tenant_id for a lookup by another key and read the tenant's rows one by one.
+    uniqueIndex("onus_number_on_port").on(t.oltId, t.ponPort, t.onuNumber, t.tenantId),
   ],
 );
 
@@ -79,7 +82,8 @@ export const serviceFlows = schema.table(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   // One flow per ONU: the simulated OLT carries one subscriber service per ONU.
-  (t) => [primaryKey({ columns: [t.tenantId, t.serial] }), index("service_flows_subscriber").on(t.tenantId, t.subscriberId)],
+  // (subscriber, tenant): see onus_number_on_port.
+  (t) => [primaryKey({ columns: [t.tenantId, t.serial] }), index("service_flows_subscriber").on(t.subscriberId, t.tenantId)],
 );
 
 export const failureInjections = schema.table(

@@ -43,7 +43,10 @@ export const subscriberNetworkProfiles = schema.table(
       .where(sql`${t.qinqEnabled} and ${t.deletedAt} is null and ${t.serviceVlan} is not null and ${t.innerVlan} is not null`),
     // The clash check looks a pair up by both tags: with the S-VLAN alone it read every line of
     // a busy S-VLAN for each new subscriber (a thousand lines on one S-VLAN: 1 000 rows a check).
-    index("subscriber_network_profiles_tenant_vlan").on(t.tenantId, t.serviceVlan, t.innerVlan),
+    // The tags lead, so a lookup by (tenant, subscriber) never takes this index for the unique
+    // one: with a new tenant's statistics not yet gathered, PostgreSQL took an index led by
+    // tenant_id and read all of the tenant's rows for every profile read and write-back.
+    index("subscriber_network_profiles_vlan_pair").on(t.serviceVlan, t.innerVlan, t.tenantId),
     // The store's own line of defence (the subscriber service validates orders first): a row
     // these reject becomes NetworkProfileSkipped with the constraint's name as the reason.
     check("service_vlan_range", sql`${t.serviceVlan} between 1 and 4094`),

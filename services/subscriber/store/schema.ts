@@ -55,8 +55,11 @@ export const subscribers = schema.table(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.subscriberId] }),
-    uniqueIndex("subscribers_tenant_order").on(t.tenantId, t.orderId),
-    uniqueIndex("subscribers_tenant_number").on(t.tenantId, t.subscriberNumber),
+    // Secondary keys lead with their own columns, not tenant_id: with a new tenant's statistics
+    // not yet gathered (a tenant set up and provisioned within a minute), PostgreSQL took any
+    // index led by tenant_id for a lookup by another key and read the tenant's rows one by one.
+    uniqueIndex("subscribers_tenant_order").on(t.orderId, t.tenantId),
+    uniqueIndex("subscribers_tenant_number").on(t.subscriberNumber, t.tenantId),
     index("subscribers_provisioning_since").on(t.lastProgressAt).where(sql`${t.status} = 'provisioning'`),
   ],
 );

@@ -1,0 +1,2 @@
+DROP INDEX "profile"."subscriber_network_profiles_tenant_vlan";--> statement-breakpoint
+CREATE INDEX "subscriber_network_profiles_vlan_pair" ON "profile"."subscriber_network_profiles" USING btree ("service_vlan","inner_vlan","tenant_id");
