@@ -54,6 +54,8 @@ export interface DeferredStates {
   readonly size: () => number;
   /** Writes every held state (one transaction) and forgets them. */
   flush(): Promise<void>;
+  /** Forgets every held state without writing it (their events are delivered again). */
+  discard(): void;
 }
 
 export interface RetryPolicy {
@@ -124,6 +126,25 @@ export function checkTopic(message: Message, topic: string, contractTopics: Read
   if (home !== topic) throw new PoisonMessageError("wrong-topic", `${message.type} belongs on ${home}, not on ${topic}`);
 }
 
+/**
+ * Text PostgreSQL cannot store (jsonb refuses NUL and unpaired surrogates, which Avro strings
+ * may carry) is poison at the door: found later, it would fail a write of held states that no
+ * single event can be blamed for.
+ */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function checkStorable(value: unknown, path = ""): void {
+  if (typeof value === "string") {
+    if (value.includes("\u0000") || loneSurrogate.test(value)) throw new PoisonMessageError("invalid", `${path || "a field"} holds text PostgreSQL cannot store (NUL or an unpaired surrogate)`);
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => checkStorable(v, `${path}[${i}]`));
+    return;
+  }
+  if (typeof value === "object" && value !== null && !(value instanceof Uint8Array)) for (const [k, v] of Object.entries(value)) checkStorable(v, path ? `${path}.${k}` : k);
+}
+
 const levels = new Set<string | symbol>(["trace", "debug", "info", "warn", "error", "fatal"]);
 const noop = (): void => {};
 
@@ -186,6 +207,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   let lastCommit = 0;
   let commits: Promise<void> = Promise.resolve();
   let statesDue = false;
+  let rebalanced = false;
 
   function commitSafe(): Promise<void> {
     commits = commits.then(async () => {
@@ -217,7 +239,10 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     committedAt.clear();
     const assigned = e.payload.memberAssignment;
     for (const [key, p] of positions) if (!assigned[p.topic]?.includes(p.partition)) positions.delete(key);
-    if (deferred) requestStates();
+    if (deferred) {
+      rebalanced = true;
+      requestStates();
+    }
   });
   consumer.on(consumer.events.CRASH, (e) => {
     ready = false;
@@ -239,6 +264,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     try {
       message = (await codec.decode(raw.value)).message;
       checkTopic(message, topic, contractTopics);
+      checkStorable(message.data, "data");
+      checkStorable(message.meta, "meta");
     } catch (err) {
       if (!isPoison(err)) throw err;
       await toDlq(topic, partition, raw, err, 1);
@@ -331,12 +358,21 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 
   async function writeStates(): Promise<void> {
     statesDue = false;
+    const afterRebalance = rebalanced;
+    rebalanced = false;
     if (!deferred) return;
     try {
       await deferred.flush();
     } catch (err) {
-      // Retried at the next interval; meanwhile the offsets stay behind the held states.
       (isTransient(err) ? log.warn : log.error).call(log, { err: forLog(err), held: deferred.size() }, "writing deferred states failed; retrying later");
+      if (afterRebalance) {
+        // A held state must not outlive a rebalance: its partition may have had another owner
+        // meanwhile. Nothing is lost by dropping them: the committed offsets stop before every
+        // held event, and the group starts each partition again from there.
+        log.warn({ held: deferred.size() }, "deferred states dropped after a rebalance; their events are folded again");
+        deferred.discard();
+      }
+      // Otherwise retried at the next interval; meanwhile the offsets stay behind the held states.
       return;
     }
     await commitSafe();

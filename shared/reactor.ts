@@ -10,7 +10,8 @@ import type { EventName, Message } from "../schemas/generated/events.js";
 import type { Catalog } from "../schemas/catalog.js";
 import type { BatchReactor, DeferredStates, Incoming } from "./consumer.js";
 import type { Db } from "./db.js";
-import { ItemFailure, PoisonMessageError } from "./errors.js";
+import { isTransient, ItemFailure, PoisonMessageError } from "./errors.js";
+import { lockKey } from "./db.js";
 import type { Logger } from "./logger.js";
 import { enqueue, processBatch, type CommittedRows, type Outgoing, type OutboxRow, type Tx } from "./outbox.js";
 import type { RuntimeTables, SubscriberStateTable } from "./runtime-tables.js";
@@ -192,6 +193,7 @@ export function byTopic(reactors: Readonly<Record<string, BatchReactor>>): Batch
             flush: async () => {
               for (const d of withDeferred) await d.flush();
             },
+            discard: () => withDeferred.forEach((d) => d.discard()),
           },
     accepts: (type, topic) => reactors[topic]?.accepts(type, topic) ?? false,
     run: async (items) => {
@@ -324,9 +326,29 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
     async flush() {
       if (held.size === 0) return;
       const rows = [...held.entries()];
-      await deps.db.transaction((tx) => spec.store.save(tx, rows.map(([, h]) => h)));
+      try {
+        await deps.db.transaction((tx) => spec.store.save(tx, rows.map(([, h]) => h)));
+      } catch (err) {
+        if (isTransient(err)) throw err;
+        // One state PostgreSQL refuses must not keep every other one (and every partition's
+        // offset) in memory: write them one by one; what still fails stays held, and only its
+        // partition's offset waits (logged by the consumer).
+        let failed: unknown;
+        for (const [ks, h] of rows) {
+          try {
+            await deps.db.transaction((tx) => spec.store.save(tx, [h]));
+            if (held.get(ks) === h) held.delete(ks);
+          } catch (one) {
+            if (isTransient(one)) throw one;
+            failed ??= new Error(`the state of ${h.key.tenant_id}/${h.key.subscriber_id} (held since offset ${h.since} of partition ${h.at.partition}) could not be written`, { cause: one });
+          }
+        }
+        if (failed) throw failed;
+        return;
+      }
       for (const [ks, h] of rows) if (held.get(ks) === h) held.delete(ks);
     },
+    discard: () => held.clear(),
   };
   return {
     accepts: spec.accepts,
@@ -354,6 +376,11 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
       const touchedStates = new Map<string, Held<S> & { readonly now: boolean }>();
       let written: OutboxRow[] = [];
       await deps.db.transaction(async (raw) => {
+        // One unit at a time per partition across the service's processes: a member that lost a
+        // partition and does not know it yet (a zombie) and its new owner queue here, and the
+        // second then finds the first's inbox rows and positions.
+        const partitions = [...new Set(items.map((it) => `${deps.name}:${it.delivery.topic}:${it.delivery.partition}`))].map((k) => lockKey(k).toString());
+        await raw.execute(sql`select pg_advisory_xact_lock(k::bigint) from jsonb_array_elements_text(${JSON.stringify(partitions)}::jsonb) as k order by k::bigint`);
         let current: number | null = null;
         const used = new Set<number>();
         const tx = watched(raw, () => {

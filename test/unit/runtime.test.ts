@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { Message } from "../../schemas/generated/events.js";
 import { ConfigError, loadConfig } from "../../shared/config.js";
-import { backoffMs, dlqHeaders } from "../../shared/consumer.js";
+import { backoffMs, checkStorable, dlqHeaders } from "../../shared/consumer.js";
 import { PoisonMessageError } from "../../shared/errors.js";
 import { traceparent } from "../../shared/ids.js";
 import { follow } from "../../shared/messages.js";
@@ -91,5 +91,24 @@ describe("keys and headers", () => {
       1,
     );
     expect(h).toMatchObject({ traceparent: "x", "dlq-code": "not-avro", "dlq-reason": "bad bytes", "dlq-service": "ipam", "dlq-origin-topic": "t", "dlq-origin-partition": "2", "dlq-origin-offset": "17" });
+  });
+});
+
+describe("text PostgreSQL can store", () => {
+  it("passes ordinary text, nested objects and arrays, and paired surrogates (emoji)", () => {
+    expect(() => checkStorable({ a: "Straße 1", b: [{ c: "ok 👍" }], d: null, e: 5 })).not.toThrow();
+  });
+  it("refuses NUL and unpaired surrogates anywhere, naming the field, as invalid poison", () => {
+    for (const bad of ["a\u0000b", "x\uD800", "\uDC00y"]) {
+      let caught: unknown;
+      try {
+        checkStorable({ customer: { names: ["fine", bad] } }, "data");
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(PoisonMessageError);
+      expect((caught as PoisonMessageError).code).toBe("invalid");
+      expect((caught as Error).message).toContain("data.customer.names[1]");
+    }
   });
 });
