@@ -126,23 +126,58 @@ export interface Fresh<T> {
   readonly item: T;
 }
 
+type Delivered = { readonly message: Message; readonly delivery: Delivery };
+
+/**
+ * Records the items' event ids in the consumer's inbox, in one statement; returns the ids that
+ * were not there yet (an id already there is a redelivery).
+ */
+export async function recordInbox(tx: Tx, tables: RuntimeTables, consumer: string, items: readonly Delivered[]): Promise<Set<string>> {
+  if (items.length === 0) return new Set();
+  const rows = items.map(({ message, delivery }) => ({
+    consumer,
+    event_id: message.meta.event_id,
+    type: message.type,
+    topic: delivery.topic,
+    partition: delivery.partition,
+    offset: delivery.offset,
+  }));
+  const inserted = await tx.execute<{ event_id: string }>(sql`
+    insert into ${tables.inbox} (consumer, event_id, type, topic, partition, "offset")
+    select x.consumer, x.event_id, x.type, x.topic, x.partition, x."offset"
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(consumer text, event_id text, type text, topic text, partition int, "offset" bigint)
+    on conflict do nothing
+    returning event_id`);
+  return new Set(inserted.map((r) => r.event_id));
+}
+
+/** Writes the reactions to `items` to the outbox, each with the traceparent of the event that caused it. */
+export function enqueueFor(tx: Tx, tables: RuntimeTables, catalog: Catalog, outgoing: readonly Outgoing[], items: readonly Delivered[]): Promise<OutboxRow[]> {
+  const parentOf = new Map(items.map(({ message, delivery }) => [message.meta.event_id, delivery.headers.traceparent]));
+  return enqueue(tx, tables, catalog, outgoing, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
+}
+
+export interface BatchOptions {
+  /** false: the work dedupes by itself (a fold that knows the events it has seen), no inbox rows. */
+  readonly inbox?: boolean;
+  /** Gets the outbox rows written, once the transaction has committed. */
+  readonly committedTo?: CommittedRows | undefined;
+}
+
 /**
  * The unit of work of one batch, in one transaction: the inbox rows of every item (one
  * statement; an event id already there, or twice in the batch, is a redelivery and is dropped),
  * `work` over the new items, and its outgoing events in the outbox (one statement). Returns how
  * many items were new.
  */
-export async function processBatch<T extends { readonly message: Message; readonly delivery: Delivery }>(
+export async function processBatch<T extends Delivered>(
   db: Db,
   tables: RuntimeTables,
   catalog: Catalog,
   consumer: string,
   items: readonly T[],
   work: (tx: Tx, fresh: readonly Fresh<T>[]) => Promise<readonly Outgoing[]>,
-  /** false: the work dedupes by itself (a fold that knows the events it has seen), no inbox rows. */
-  useInbox = true,
-  /** Gets the outbox rows written, once the transaction has committed. */
-  committedTo?: CommittedRows,
+  options: BatchOptions = {},
 ): Promise<number> {
   if (items.length === 0) return 0;
   let written: OutboxRow[] = [];
@@ -154,34 +189,13 @@ export async function processBatch<T extends { readonly message: Message; readon
       seen.add(item.message.meta.event_id);
       candidates.push({ index, item });
     });
-    if (!useInbox) {
-      const outgoing = await work(tx, candidates);
-      const parentOf = new Map(candidates.map(({ item }) => [item.message.meta.event_id, item.delivery.headers.traceparent]));
-      written = await enqueue(tx, tables, catalog, outgoing, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
-      return candidates.length;
-    }
-    const rows = candidates.map(({ item }) => ({
-      consumer,
-      event_id: item.message.meta.event_id,
-      type: item.message.type,
-      topic: item.delivery.topic,
-      partition: item.delivery.partition,
-      offset: item.delivery.offset,
-    }));
-    const inserted = await tx.execute<{ event_id: string }>(sql`
-      insert into ${tables.inbox} (consumer, event_id, type, topic, partition, "offset")
-      select x.consumer, x.event_id, x.type, x.topic, x.partition, x."offset"
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(consumer text, event_id text, type text, topic text, partition int, "offset" bigint)
-      on conflict do nothing
-      returning event_id`);
-    const fresh = new Set(inserted.map((r) => r.event_id));
-    const todo = candidates.filter(({ item }) => fresh.has(item.message.meta.event_id));
+    const fresh = options.inbox === false ? null : await recordInbox(tx, tables, consumer, candidates.map((c) => c.item));
+    const todo = fresh === null ? candidates : candidates.filter(({ item }) => fresh.has(item.message.meta.event_id));
     if (todo.length === 0) return 0;
     const outgoing = await work(tx, todo);
-    const parentOf = new Map(todo.map(({ item }) => [item.message.meta.event_id, item.delivery.headers.traceparent]));
-    written = await enqueue(tx, tables, catalog, outgoing, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
+    written = await enqueueFor(tx, tables, catalog, outgoing, todo.map((t) => t.item));
     return todo.length;
   });
-  if (written.length > 0) committedTo?.offer(written);
+  if (written.length > 0) options.committedTo?.offer(written);
   return applied;
 }

@@ -13,7 +13,7 @@ import type { Db } from "./db.js";
 import { isTransient, ItemFailure, PoisonMessageError } from "./errors.js";
 import { lockKey } from "./db.js";
 import type { Logger } from "./logger.js";
-import { enqueue, processBatch, type CommittedRows, type Outgoing, type OutboxRow, type Tx } from "./outbox.js";
+import { enqueueFor, processBatch, recordInbox, type CommittedRows, type Outgoing, type OutboxRow, type Tx } from "./outbox.js";
 import type { RuntimeTables, SubscriberStateTable } from "./runtime-tables.js";
 import { evolveView, storedView, viewEvents, viewFromStored, type StoredView, type SubscriberView } from "./subscriber-view.js";
 
@@ -87,29 +87,38 @@ const subscriberKeyOf = (m: Message): SubscriberKey => {
   return { tenant_id: m.meta.tenant_id, subscriber_id: subscriber };
 };
 
+/** A unit of work's scope, with the hooks it collected. */
+function unitScope(): { unit: UnitScope; flushes: Array<() => Promise<void>>; committed: Array<() => void> } {
+  const committed: Array<() => void> = [];
+  const scratch = new Map<string, unknown>();
+  const flushes: Array<() => Promise<void>> = [];
+  const unit: UnitScope = {
+    get: <T>(key: string, init: () => T): T => {
+      if (!scratch.has(key)) scratch.set(key, init());
+      return scratch.get(key) as T;
+    },
+    beforeCommit: (fn) => flushes.push(fn),
+    onCommit: (fn) => committed.push(fn),
+  };
+  return { unit, flushes, committed };
+}
+
+/** Every item's key, before the transaction: one without a subscriber is poison on its own. */
+const keysOf = (items: readonly Incoming[]): SubscriberKey[] =>
+  items.map((it, index) => {
+    try {
+      return subscriberKeyOf(it.message);
+    } catch (err) {
+      throw new ItemFailure(index, err);
+    }
+  });
+
 export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): BatchReactor {
   return {
     accepts: spec.accepts,
     async run(items) {
-      const committed: Array<() => void> = [];
-      const scratch = new Map<string, unknown>();
-      const flushes: Array<() => Promise<void>> = [];
-      const unit: UnitScope = {
-        get: <T>(key: string, init: () => T): T => {
-          if (!scratch.has(key)) scratch.set(key, init());
-          return scratch.get(key) as T;
-        },
-        beforeCommit: (fn) => flushes.push(fn),
-        onCommit: (fn) => committed.push(fn),
-      };
-      // Every item's key before the transaction: one without a subscriber is poison on its own.
-      const keyOf = items.map((it, index) => {
-        try {
-          return subscriberKeyOf(it.message);
-        } catch (err) {
-          throw new ItemFailure(index, err);
-        }
-      });
+      const { unit, flushes, committed } = unitScope();
+      const keyOf = keysOf(items);
       await processBatch(deps.db, deps.tables, deps.catalog, deps.name, items, async (tx, fresh) => {
         const wanted = new Map(fresh.map(({ index }) => [keyString(keyOf[index]!), keyOf[index]!]));
         const states = await spec.store.load(tx, [...wanted.values()]);
@@ -136,7 +145,7 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
         if (list.length > 0) await spec.store.save(tx, list);
         if (spec.settle) out.push(...spec.settle(list));
         return out;
-      }, spec.inbox ?? true, deps.relay);
+      }, { inbox: spec.inbox ?? true, committedTo: deps.relay });
       for (const fn of committed) fn();
     },
   };
@@ -169,8 +178,7 @@ export function perEvent(
           }
           return out;
         },
-        true,
-        deps.relay,
+        { committedTo: deps.relay },
       );
       afterCommit?.(applied);
     },
@@ -313,7 +321,8 @@ interface DeferredSpec<S> {
  * the copy in the partition.
  */
 function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor {
-  const maxHeld = deps.config?.STATE_FLUSH_MS === 0 ? 0 : (deps.config?.STATE_MAX_DEFERRED ?? 20_000);
+  // The cap on held states is the consumer's (STATE_MAX_DEFERRED); here only whether to hold any.
+  const deferring = deps.config?.STATE_FLUSH_MS !== 0 && deps.config?.STATE_MAX_DEFERRED !== 0;
   const held = new Map<string, Held<S>>();
   const deferred: DeferredStates = {
     pendingFrom(topic, partition) {
@@ -352,26 +361,10 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
   };
   return {
     accepts: spec.accepts,
-    deferred: maxHeld > 0 ? deferred : undefined,
+    deferred: deferring ? deferred : undefined,
     async run(items) {
-      const committed: Array<() => void> = [];
-      const scratch = new Map<string, unknown>();
-      const flushes: Array<() => Promise<void>> = [];
-      const unit: UnitScope = {
-        get: <T>(key: string, init: () => T): T => {
-          if (!scratch.has(key)) scratch.set(key, init());
-          return scratch.get(key) as T;
-        },
-        beforeCommit: (fn) => flushes.push(fn),
-        onCommit: (fn) => committed.push(fn),
-      };
-      const keyOf = items.map((it, index) => {
-        try {
-          return subscriberKeyOf(it.message);
-        } catch (err) {
-          throw new ItemFailure(index, err);
-        }
-      });
+      const { unit, flushes, committed } = unitScope();
+      const keyOf = keysOf(items);
       /** What this unit changed, by subscriber: applied to `held` only once it commits. */
       const touchedStates = new Map<string, Held<S> & { readonly now: boolean }>();
       let written: OutboxRow[] = [];
@@ -430,28 +423,13 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
           if (effect) effects.push(item);
           if (reaction.out) out.push(...reaction.out);
           if (state === undefined || (state === before.state && !effect)) continue;
-          touchedStates.set(ks, { key, state, at, since: before.since ?? at.offset, now: before.now || effect || maxHeld === 0 });
+          touchedStates.set(ks, { key, state, at, since: before.since ?? at.offset, now: before.now || effect || !deferring });
         }
         for (const fn of flushes) await fn();
         const now = [...touchedStates.values()].filter((t) => t.now);
         if (now.length > 0) await spec.store.save(raw, now);
-        if (effects.length > 0) {
-          const rows = effects.map((it) => ({
-            consumer: deps.name,
-            event_id: it.message.meta.event_id,
-            type: it.message.type,
-            topic: it.delivery.topic,
-            partition: it.delivery.partition,
-            offset: it.delivery.offset,
-          }));
-          await raw.execute(sql`
-            insert into ${deps.tables.inbox} (consumer, event_id, type, topic, partition, "offset")
-            select x.consumer, x.event_id, x.type, x.topic, x.partition, x."offset"
-            from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(consumer text, event_id text, type text, topic text, partition int, "offset" bigint)
-            on conflict do nothing`);
-        }
-        const parentOf = new Map(items.map((it) => [it.message.meta.event_id, it.delivery.headers.traceparent]));
-        written = await enqueue(raw, deps.tables, deps.catalog, out, (o) => (o.message.meta.causation_id ? parentOf.get(o.message.meta.causation_id) : undefined));
+        await recordInbox(raw, deps.tables, deps.name, effects);
+        written = await enqueueFor(raw, deps.tables, deps.catalog, out, items);
       });
       if (written.length > 0) deps.relay?.offer(written);
       for (const [ks, t] of touchedStates) {

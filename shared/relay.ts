@@ -38,6 +38,20 @@ export interface Relay extends CommittedRows {
   readonly isActive: () => boolean;
 }
 
+/**
+ * The rows of `ids`, in their order: from those handed over at commit (`offered`), the rest read
+ * from the table in one query.
+ */
+export async function rowsOf(db: Db, tables: RuntimeTables, ids: ReadonlyArray<{ readonly id: bigint }>, offered: ReadonlyMap<bigint, OutboxRow>): Promise<OutboxRow[]> {
+  const missing = ids.filter(({ id }) => !offered.has(id)).map(({ id }) => id);
+  const read = missing.length === 0 ? [] : await db.select().from(tables.outbox).where(inArray(tables.outbox.id, missing));
+  const readById = new Map<bigint, OutboxRow>(read.map((r) => [r.id, r]));
+  return ids.flatMap(({ id }) => {
+    const row = offered.get(id) ?? readById.get(id);
+    return row ? [row] : [];
+  });
+}
+
 const sleep = (ms: number, signal: { wake?: () => void }): Promise<void> =>
   new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -83,13 +97,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       offered.clear(); // published already, by this relay or one before it
       return 0;
     }
-    const missing = ids.filter(({ id }) => !offered.has(id)).map(({ id }) => id);
-    const read = missing.length === 0 ? [] : await db.select().from(tables.outbox).where(inArray(tables.outbox.id, missing));
-    const readById = new Map<bigint, OutboxRow>(read.map((r) => [r.id, r]));
-    const rows = ids.flatMap(({ id }) => {
-      const row = offered.get(id) ?? readById.get(id);
-      return row ? [row] : [];
-    });
+    const rows = await rowsOf(db, tables, ids, offered);
     if (rows.length === 0) return 0;
     const byTopic = new Map<string, Array<{ key: string; value: Buffer; headers: Record<string, string> }>>();
     for (const row of rows) {

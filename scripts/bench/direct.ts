@@ -67,7 +67,8 @@ import { checkTopic, lazyLog, type BatchReactor, type Incoming } from "../../sha
 import { connect, migrateSchema, type Sql } from "../../shared/db.js";
 import { newId } from "../../shared/ids.js";
 import { createLogger, type Logger } from "../../shared/logger.js";
-import { eventHeaders, type Delivery } from "../../shared/outbox.js";
+import { eventHeaders, type Delivery, type OutboxRow } from "../../shared/outbox.js";
+import { rowsOf } from "../../shared/relay.js";
 import type { ServiceDefinition, ServiceDeps } from "../../shared/service.js";
 import { serviceNames, topics, type ServiceName } from "../../shared/topics.js";
 import { definition as billing } from "../../services/billing/service.js";
@@ -177,15 +178,6 @@ interface Service {
   published: number;
 }
 
-interface OutboxRow {
-  readonly id: bigint;
-  readonly topic: string;
-  readonly type: string;
-  readonly meta: unknown;
-  readonly data: unknown;
-  readonly headers: Record<string, string>;
-}
-
 /** Services of the real runtime connected to this database (their pools name themselves after the service). */
 async function liveServices(sql: Sql): Promise<string[]> {
   const rows = await sql<{ application_name: string; n: number }[]>`
@@ -280,14 +272,8 @@ export async function benchDirect(opts: DirectOptions): Promise<DirectResult> {
           .orderBy(asc(outbox.id))
           .limit(RELAY_BATCH);
         if (ids.length === 0) break;
-        const missing = ids.filter(({ id }) => !s.offered.has(id)).map(({ id }) => id);
-        const read = missing.length === 0 ? [] : await s.deps.db.select().from(outbox).where(inArray(outbox.id, missing));
-        const readById = new Map<bigint, OutboxRow>(read.map((r) => [r.id, r]));
-        const rows = ids.flatMap(({ id }) => {
-          const row = s.offered.get(id) ?? readById.get(id);
-          s.offered.delete(id);
-          return row ? [row] : [];
-        });
+        const rows = await rowsOf(s.deps.db, s.def.tables, ids, s.offered);
+        for (const { id } of ids) s.offered.delete(id);
         await s.deps.db
           .update(outbox)
           .set({ publishedAt: dsql`now()` })

@@ -10,7 +10,7 @@ import { connect } from "../../shared/db.js";
 import { topics } from "../../shared/topics.js";
 import { addOlt, discoverOnu, flowOf } from "../../services/olt/store/simulated-olt.js";
 import { servicePorts } from "../../scripts/run-services.js";
-import { committedPast, sentAt } from "../support/consumed.js";
+import { committedOffset, committedPast, sentAt } from "../support/consumed.js";
 import { runId, testEnv } from "../support/env.js";
 import { testKafka, waitUntil } from "../support/kafka.js";
 import { startProcess, type Proc } from "../support/process.js";
@@ -49,18 +49,6 @@ async function partitionOf(key: string): Promise<number> {
   return Partitioners.DefaultPartitioner()({ topic: topics.lifecycle, partitionMetadata, message: { key, value: null } });
 }
 
-/** The group's committed offset on `partition` of the lifecycle topic. */
-async function committedOffset(groupId: string, partition: number): Promise<bigint> {
-  const admin = testKafka.admin();
-  await admin.connect();
-  try {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topics.lifecycle] });
-    return BigInt(offsets?.partitions.find((p) => p.partition === partition)?.offset ?? "-1");
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 beforeAll(async () => {
   lifecycleWatch = await watch(topics.lifecycle);
   await addOlt(db, tenant, "olt-1", "OLT 1");
@@ -92,9 +80,9 @@ describe("deferred states", () => {
     // Everything before a's SubscriberCreated is durable and committed; a's fold is held, so the
     // offset stops exactly there, although olt has handled later events of the partition.
     const at = sentAt(aCreated).offset;
-    await waitUntil(async () => (await committedOffset("olt", partition)) === at, 30_000, () => `olt's offset on partition ${partition} to stand at ${at}`);
+    await waitUntil(async () => (await committedOffset("olt", topics.lifecycle, partition)) === at, 30_000, () => `olt's offset on partition ${partition} to stand at ${at}`);
     await new Promise((r) => setTimeout(r, 2_500)); // two more commit rounds: it must not move on
-    expect(await committedOffset("olt", partition)).toBe(at);
+    expect(await committedOffset("olt", topics.lifecycle, partition)).toBe(at);
     expect(await committedPast("olt", aCreated)).toBe(false);
 
     // A crash: nothing held is written. The next process reads a's SubscriberCreated again.

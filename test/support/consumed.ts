@@ -14,19 +14,22 @@ export function rememberSent(m: Message, topic: string, meta: readonly RecordMet
   if (meta.length === 1 && r?.baseOffset !== undefined) sent.set(m.meta.event_id, { topic, partition: r.partition, offset: BigInt(r.baseOffset) });
 }
 
-/** True once `groupId` has committed past `m` (which must have been sent alone, see rememberSent). */
-export async function committedPast(groupId: string, m: Message): Promise<boolean> {
-  const at = sent.get(m.meta.event_id);
-  if (!at) throw new Error(`no record of where ${m.type} ${m.meta.event_id} was sent`);
+/** The group's committed offset on one partition of `topic` (-1 when none). */
+export async function committedOffset(groupId: string, topic: string, partition: number): Promise<bigint> {
   const admin = testKafka.admin();
   await admin.connect();
   try {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [at.topic] });
-    const p = offsets?.partitions.find((x) => x.partition === at.partition);
-    return p !== undefined && BigInt(p.offset) > at.offset;
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return BigInt(offsets?.partitions.find((x) => x.partition === partition)?.offset ?? "-1");
   } finally {
     await admin.disconnect();
   }
+}
+
+/** True once `groupId` has committed past `m` (which must have been sent alone, see rememberSent). */
+export async function committedPast(groupId: string, m: Message): Promise<boolean> {
+  const at = sentAt(m);
+  return (await committedOffset(groupId, at.topic, at.partition)) > at.offset;
 }
 
 /** Where a message sent alone landed. */
