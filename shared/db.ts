@@ -66,6 +66,18 @@ export function preparing<T extends object>(client: T): T {
   });
 }
 
+/**
+ * The postgres.js client under a drizzle database or transaction (the pool, or the transaction's
+ * connection). The statements every subscriber runs use its tagged templates: prepared by text
+ * like the rest, with none of drizzle's query building and result mapping, which cost about
+ * 0.1 ms of JavaScript a statement (docs/PERFORMANCE.md). Rows come back as PostgreSQL names them.
+ */
+export function clientOf(db: object): Sql {
+  const client = (db as { session?: { client?: unknown } }).session?.client;
+  if (typeof client !== "function") throw new Error("clientOf: not a drizzle postgres.js database or transaction");
+  return client as Sql;
+}
+
 /** A stable 63-bit key for pg advisory locks, from a name. */
 export const lockKey = (name: string): bigint => BigInt.asIntN(64, createHash("sha256").update(name).digest().readBigUInt64BE(0));
 

@@ -151,16 +151,21 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
   };
 }
 
-/** One call per new event, in order, inside the batch's unit of work. */
+/**
+ * One call per new event, in order, inside the batch's unit of work. `prefetch` sees the new
+ * events first, for reads many calls would make one by one (kept in `unit`); the unit's
+ * beforeCommit hooks run after the last call.
+ */
 export function perEvent(
   deps: UnitDeps,
   accepts: (type: EventName, topic: string) => boolean,
-  handle: (tx: Tx, item: Incoming) => Promise<readonly Outgoing[]>,
-  afterCommit?: (applied: number) => void,
+  handle: (tx: Tx, item: Incoming, unit: UnitScope) => Promise<readonly Outgoing[]>,
+  options: { readonly prefetch?: (batch: Prefetch) => Promise<void>; readonly afterCommit?: (applied: number) => void } = {},
 ): BatchReactor {
   return {
     accepts,
     async run(items) {
+      const { unit, flushes, committed } = unitScope();
       const applied = await processBatch(
         deps.db,
         deps.tables,
@@ -168,19 +173,22 @@ export function perEvent(
         deps.name,
         items,
         async (tx, fresh) => {
+          if (options.prefetch) await options.prefetch({ tx, unit, messages: fresh.map(({ item }) => item.message) });
           const out: Outgoing[] = [];
           for (const { index, item } of fresh) {
             try {
-              out.push(...(await handle(tx, item)));
+              out.push(...(await handle(tx, item, unit)));
             } catch (err) {
               throw new ItemFailure(index, err);
             }
           }
+          for (const fn of flushes) await fn();
           return out;
         },
         { committedTo: deps.relay },
       );
-      afterCommit?.(applied);
+      options.afterCommit?.(applied);
+      for (const fn of committed) fn();
     },
   };
 }
@@ -303,6 +311,14 @@ interface DeferredSpec<S> {
     save(tx: Tx, rows: ReadonlyArray<Positioned<S>>): Promise<void>;
   };
   react(step: Step<S>): Promise<Reaction<S>>;
+  prefetch?(batch: Prefetch): Promise<void>;
+}
+
+/** A unit of work's new events, before the first reaction: for reading in one statement what many reactions will need. */
+export interface Prefetch {
+  readonly tx: Tx;
+  readonly unit: UnitScope;
+  readonly messages: readonly Message[];
 }
 
 /**
@@ -397,6 +413,10 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
           const s = stored.get(ks);
           return { state: s?.state, at: s?.at ?? null, since: null, now: false };
         };
+        if (spec.prefetch) {
+          const fresh = items.filter((it) => !done.has(it.message.meta.event_id)).map((it) => it.message);
+          if (fresh.length > 0) await spec.prefetch({ tx: raw, unit, messages: fresh });
+        }
         const effects: Incoming[] = [];
         const out: Outgoing[] = [];
         const seen = new Set<string>();
@@ -460,6 +480,12 @@ export interface ViewReactorSpec<S> {
   /** Types the service decides on besides the ones the shared view folds (e.g. suspend requests). */
   readonly triggers?: readonly EventName[];
   react(step: ViewStep<S>): Promise<{ readonly state?: S; readonly out?: readonly Outgoing[] }>;
+  /**
+   * Once per unit of work, before its first reaction, with its new events: reads in one
+   * statement what the reactions would each read (kept in `unit`). A reaction must find the
+   * same rows either way: only the unit's own writes change them, and it keeps them up to date.
+   */
+  prefetch?(batch: Prefetch): Promise<void>;
 }
 
 /**
@@ -474,6 +500,7 @@ export function viewReactor<S>(deps: UnitDeps & { readonly topic: string }, spec
     topic: deps.topic,
     accepts: (type, topic) => topic === deps.topic && types.has(type),
     store: viewStore(spec.table, spec.initial),
+    prefetch: spec.prefetch,
     async react({ tx, unit, message, key, state, log }) {
       const before = state ?? { view: null, state: spec.initial };
       const view = evolveView(before.view, message);

@@ -12,7 +12,8 @@ import type { Logger } from "../../shared/logger.js";
 import type { Tx } from "../../shared/outbox.js";
 import type { ServiceDeps } from "../../shared/service.js";
 import { allocated, allocationFailed, evolve, evolveOwn, initialOwn, InvalidInput, planAllocation, planRelease, released, type Held, type IpamOwn, type IpamState, type Trigger } from "./decide.js";
-import { AllocationFailure, carryOut, Cursors, heldBy, releaseAll } from "./store/allocator.js";
+import { keyString } from "../../shared/reactor.js";
+import { AllocationFailure, bindAtCursors, carryOut, Cursors, heldBy, heldByAll, releaseAll } from "./store/allocator.js";
 import { loadPools, poolInfo } from "./store/pools.js";
 import { subscriberState } from "./store/schema.js";
 
@@ -27,6 +28,24 @@ function logAllocation(log: Logger, trigger: Trigger, got: readonly Held[], sour
   else log.info(ips, "Allocated IPs");
 }
 
+/**
+ * What the subscriber holds, from the unit of work's map (read for all its triggers at once by
+ * prefetch, kept up to date by the unit's own binds and releases), else read now.
+ */
+async function held(tx: Tx, unit: UnitScope, tenant: string, subscriber: string): Promise<Held[]> {
+  const known = unit.get("held", () => new Map<string, Held[]>());
+  const ks = keyString({ tenant_id: tenant, subscriber_id: subscriber });
+  const got = known.get(ks);
+  if (got) return got;
+  const now = await heldBy(tx, tenant, subscriber);
+  known.set(ks, now);
+  return now;
+}
+
+const setHeld = (unit: UnitScope, tenant: string, subscriber: string, h: Held[]): void => {
+  unit.get("held", () => new Map<string, Held[]>()).set(keyString({ tenant_id: tenant, subscriber_id: subscriber }), h);
+};
+
 async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: IpamState, log: Logger, cursors: Cursors, unit: UnitScope): Promise<Message[]> {
   const { tenant_id: tenant, subscriber_id: sub } = trigger.meta;
   const subscriber = sub ?? "";
@@ -34,7 +53,7 @@ async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: Ipam
   const tenantPools = await unit.get(`pools\u0000${tenant}`, () => loadPools(tx, tenant));
   let plan;
   try {
-    plan = planAllocation(trigger, state, await heldBy(tx, tenant, subscriber), tenantPools.map(poolInfo));
+    plan = planAllocation(trigger, state, await held(tx, unit, tenant, subscriber), tenantPools.map(poolInfo));
   } catch (err) {
     if (err instanceof InvalidInput) throw new PoisonMessageError("invalid", err.message);
     throw err;
@@ -51,8 +70,11 @@ async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: Ipam
   await cursors.prepare(tenant, plan.items);
   const before = cursors.snapshot();
   try {
-    // A savepoint: a family that fails after another was bound leaves nothing bound.
-    const got = await tx.transaction((stx) => carryOut(stx, tenant, subscriber, plan.items, tenantPools, cursors));
+    // Most plans are bound in one statement; else a savepoint: a family that fails after another was bound leaves nothing bound.
+    const got =
+      (await bindAtCursors(tx, tenant, subscriber, plan.items, cursors)) ??
+      (await tx.transaction((stx) => carryOut(stx, tenant, subscriber, plan.items, tenantPools, cursors)));
+    setHeld(unit, tenant, subscriber, [...(await held(tx, unit, tenant, subscriber)), ...got]);
     logAllocation(log, trigger, got, plan.source);
     return [allocated(deps.ctx, trigger, got, plan.source)];
   } catch (err) {
@@ -72,6 +94,13 @@ export function reactor(deps: ServiceDeps): BatchReactor {
   return viewReactor<IpamOwn>({ ...deps, topic: topics.lifecycle }, {
     initial: initialOwn,
     table: subscriberState,
+    // The triggers' subscribers' allocations, in one statement for the unit of work.
+    async prefetch({ tx, unit, messages }) {
+      const keys = new Map(messages.filter(isTrigger).map((m) => [keyString({ tenant_id: m.meta.tenant_id, subscriber_id: m.meta.subscriber_id ?? "" }), { tenant_id: m.meta.tenant_id, subscriber_id: m.meta.subscriber_id ?? "" }]));
+      if (keys.size === 0) return;
+      const known = unit.get("held", () => new Map<string, Held[]>());
+      for (const [ks, h] of await heldByAll(tx, [...keys.values()])) known.set(ks, h);
+    },
     async react({ tx, unit, message, key, view, state: own, log }) {
       const { tenant_id: tenant, subscriber_id: subscriber } = key;
       const cursors = unit.get("pool-cursors", () => {
@@ -84,10 +113,11 @@ export function reactor(deps: ServiceDeps): BatchReactor {
       const out: Message[] = isTrigger(message) ? await allocate(deps, tx, message, state, log, cursors, unit) : [];
       for (const m of out) state = evolve(state, m);
       const mayRelease = mayCompensate(state.progress, "ipam") || (state.view !== null && teardownDue(state.view, "ipam"));
-      const release = mayRelease ? planRelease(state, await heldBy(tx, tenant, subscriber)) : null;
+      const release = mayRelease ? planRelease(state, await held(tx, unit, tenant, subscriber)) : null;
       if (release) {
         await cursors.flush(); // a released unit goes on the free list when it lies below the cursor as written
         const gone = await releaseAll(tx, tenant, subscriber);
+        setHeld(unit, tenant, subscriber, []);
         const m = released(deps.ctx, message, gone, release.reason);
         log.info({ ips: m.data.ips, reason: release.reason }, "Released IPs");
         out.push(m);

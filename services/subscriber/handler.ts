@@ -3,7 +3,7 @@
 import { eventTopics, type EventName, type Message } from "../../schemas/generated/events.js";
 import type { BatchReactor, Incoming } from "../../shared/consumer.js";
 import type { Outgoing, Tx } from "../../shared/outbox.js";
-import { byTopic, keyedReactor, perEvent } from "../../shared/reactor.js";
+import { byTopic, keyedReactor, perEvent, type Prefetch, type UnitScope } from "../../shared/reactor.js";
 import type { Logger } from "../../shared/logger.js";
 import { pendingCompensations } from "../../shared/progress.js";
 import { topics } from "../../shared/topics.js";
@@ -14,15 +14,18 @@ import type { SubscriberDeps } from "./service.js";
 import { findPlan } from "./store/plans.js";
 import {
   findByOrder,
-  insertSubscriber,
+  findByOrders,
+  insertSubscribers,
   isSubscriberId,
   lifecycleOrderAccepted,
   lockSubscriber,
-  nextSubscriberNumber,
+  NumberCounters,
+  orderKey,
   recordLifecycleOrder,
   saveTracked,
   toTracked,
   trackedStore,
+  type NewRow,
 } from "./store/subscribers.js";
 
 /** Every lifecycle event: the view folds them all (order data, network, IPs, progress). */
@@ -38,35 +41,83 @@ export function reactor(deps: SubscriberDeps): BatchReactor {
   const orders = perEvent(
     deps,
     (type, topic) => topic === topics.crmOrders && orderTypes.has(type),
-    (tx, item) => (item.message.type === "ProvisionOrderPlaced" ? onProvision(tx, item) : onLifecycleOrder(tx, item)),
+    (tx, item, unit) => (item.message.type === "ProvisionOrderPlaced" ? onProvision(tx, item, unit) : onLifecycleOrder(tx, item, unit)),
+    { prefetch: prefetchOrders },
   );
   return byTopic({ [topics.crmOrders]: orders, [topics.lifecycle]: lifecycle(deps) });
 }
 
-function provisionOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming) => Promise<readonly Outgoing[]> {
-  return async (tx, { message: m, log }) => {
+/**
+ * What the provision orders of one unit of work share: the orders already accepted (read for
+ * the whole unit at once), the subscriber-number counters, and the new subscribers' rows,
+ * written in one statement before the unit commits (or before a lifecycle order of the same
+ * unit looks for its subscriber).
+ */
+interface Intake {
+  /** orderKey → subscriber id, for the orders looked up (`looked`) that the tenant had accepted. */
+  readonly known: Map<string, string>;
+  readonly looked: Set<string>;
+  readonly counters: NumberCounters;
+  readonly rows: NewRow[];
+  flush(): Promise<void>;
+}
+
+function intakeOf(tx: Tx, unit: UnitScope): Intake {
+  return unit.get("intake", () => {
+    const intake: Intake = {
+      known: new Map(),
+      looked: new Set(),
+      counters: new NumberCounters(tx),
+      rows: [],
+      async flush() {
+        await intake.counters.flush();
+        await insertSubscribers(tx, intake.rows.splice(0));
+      },
+    };
+    unit.beforeCommit(() => intake.flush());
+    return intake;
+  });
+}
+
+async function prefetchOrders({ tx, unit, messages }: Prefetch): Promise<void> {
+  const orders = messages
+    .filter((m): m is Message<"ProvisionOrderPlaced"> => m.type === "ProvisionOrderPlaced" && m.meta.tenant_id.trim() !== "")
+    .map((m) => ({ tenantId: m.meta.tenant_id, orderId: m.data.order_id.trim() }));
+  if (orders.length === 0) return;
+  const intake = intakeOf(tx, unit);
+  for (const [k, id] of await findByOrders(tx, orders)) intake.known.set(k, id);
+  for (const o of orders) intake.looked.add(orderKey(o.tenantId, o.orderId));
+}
+
+function provisionOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit: UnitScope) => Promise<readonly Outgoing[]> {
+  return async (tx, { message: m, log }, unit) => {
     const message = m as Message<"ProvisionOrderPlaced">;
     const tenant = message.meta.tenant_id;
     const orderId = message.data.order_id.trim();
     const planId = message.data.service_plan_id.trim();
     {
-      const known = tenant.trim() === "" ? undefined : await findByOrder(tx, tenant, orderId);
-      const plan = tenant.trim() === "" || planId === "" ? null : await findPlan(tx, tenant, planId);
+      const intake = intakeOf(tx, unit);
+      const key = orderKey(tenant, orderId);
+      const known = tenant.trim() === "" ? undefined : intake.looked.has(key) ? intake.known.get(key) : (await findByOrder(tx, tenant, orderId))?.subscriberId;
+      // A tenant's plans are read once per unit of work.
+      const plan = tenant.trim() === "" || planId === "" ? null : await unit.get(`plan\u0000${tenant}\u0000${planId}`, () => findPlan(tx, tenant, planId));
       const decision = decideProvisionOrder({ order: message, plan, alreadyAccepted: known !== undefined }, ctx);
       switch (decision.kind) {
         case "duplicate":
-          log.info({ order_id: orderId, existing_subscriber_id: known?.subscriberId }, "duplicate order ignored");
+          log.info({ order_id: orderId, existing_subscriber_id: known }, "duplicate order ignored");
           return [];
         case "rejected":
           log.warn({ order_id: orderId, reasons: decision.reasons.map((r) => `${r.field ?? "-"}: ${r.code}`) }, "order rejected");
           return decision.outgoing;
         case "accepted": {
-          const ids = { subscriber_id: ctx.newId(), subscriber_number: formatSubscriberNumber(await nextSubscriberNumber(tx, tenant)) };
+          const ids = { subscriber_id: ctx.newId(), subscriber_number: formatSubscriberNumber(await intake.counters.next(tenant)) };
           const outgoing = subscriberCreated(message, decision.order, ids, ctx);
           const created = outgoing.find((o): o is { message: Message<"SubscriberCreated"> } => o.message.type === "SubscriberCreated");
           if (!created) throw new Error("an accepted order emits SubscriberCreated");
           const tracked = startTracking(created.message, ctx.now());
-          await insertSubscriber(tx, { tenantId: tenant, subscriberNumber: ids.subscriber_number, orderId, crmReference: decision.order.crm_reference, tracked });
+          intake.rows.push({ tenantId: tenant, subscriberNumber: ids.subscriber_number, orderId, crmReference: decision.order.crm_reference, tracked });
+          intake.known.set(key, ids.subscriber_id);
+          intake.looked.add(key);
           const n = decision.order.network;
           log.info(
             {
@@ -93,8 +144,9 @@ function provisionOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming) => Pr
  * OrderRejected in the outbox; an acceptance records the order id (the same id again is one
  * order) and the order in flight on the subscriber row.
  */
-function lifecycleOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming) => Promise<readonly Outgoing[]> {
-  return async (tx, { message, log }) => {
+function lifecycleOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit: UnitScope) => Promise<readonly Outgoing[]> {
+  return async (tx, { message, log }, unit) => {
+    await intakeOf(tx, unit).flush(); // the unit's new subscribers first: this order may be for one of them
     const order = message as LifecycleOrder;
     const tenant = order.meta.tenant_id;
     const orderId = order.data.order_id.trim();

@@ -3,6 +3,7 @@
 import { and, eq, sql as dsql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Message } from "../../schemas/generated/events.js";
+import type { Incoming } from "../../shared/consumer.js";
 import { connect } from "../../shared/db.js";
 import { runService, type RunningService } from "../../shared/service.js";
 import { dlqTopic, topics } from "../../shared/topics.js";
@@ -126,6 +127,48 @@ describe("allocation", () => {
 
     await publish(producer, profileSkipped(tenant, sub("third"), network()));
     expect((await outcome(sub("third"))).data).toMatchObject({ ips: { ipv4: "100.64.0.2", source: "dynamic" } });
+  });
+});
+
+describe("one unit of work", () => {
+  // ipam's reactor driven directly with one unit of work of several subscribers (as one large
+  // fetch gives it), so the one-statement bind (bindAtCursors) runs for every subscriber after
+  // the first: its cursor runs into an address a static took in the same unit.
+  const items = (ms: Message[]): Incoming[] =>
+    ms.map((message, i) => ({ message, delivery: { topic: topics.lifecycle, partition: 0, offset: String(1_000_000 + i), headers: {} }, log: service.deps.logger }));
+
+  it("binds the next units at the cursors in one statement, and steps past a unit bound as a static meanwhile", async () => {
+    const tenant = await tenantWith(
+      "unit",
+      v4("100.64.1.0/28", { gateway: "100.64.1.1" }),
+      { name: "v6", kind: "ipv6", cidr: "2001:db8:77::/64", gateway: "2001:db8:77::1", isDefault: true },
+    );
+    const slaac = network({ ipv6_assignment_mode: "slaac" });
+    const reactor = definition().reactor(service.deps as Parameters<ReturnType<typeof definition>["reactor"]>[0]);
+    await reactor.run(
+      items([
+        profileSkipped(tenant, sub("u1"), slaac), // one by one: finds the free lists empty
+        profileSkipped(tenant, sub("u2"), slaac), // at the cursors: .3 and ::3
+        profileCreated(tenant, sub("u3"), network({ static_ipv4: "100.64.1.4" })), // the v4 cursor's next unit, as a static
+        profileSkipped(tenant, sub("u4"), slaac), // at the cursors: .4 is taken, so one by one: .5 and ::4
+        profileSkipped(tenant, sub("u5"), slaac), // at the cursors again: .6 and ::5
+      ]),
+    );
+    const rows = await sql<{ subscriber_id: string; family: string; address: string; source: string }[]>`
+      select subscriber_id, family, address, source from ipam.allocations where tenant_id = ${tenant} order by subscriber_id, family`;
+    const of = (name: string) => rows.filter((r) => r.subscriber_id === sub(name)).map((r) => `${r.family} ${r.address} ${r.source}`);
+    expect(of("u1")).toEqual(["ipv4 100.64.1.2 dynamic", "ipv6 2001:db8:77::2 dynamic"]);
+    expect(of("u2")).toEqual(["ipv4 100.64.1.3 dynamic", "ipv6 2001:db8:77::3 dynamic"]);
+    expect(of("u3")).toEqual(["ipv4 100.64.1.4 network_profile"]);
+    expect(of("u4")).toEqual(["ipv4 100.64.1.5 dynamic", "ipv6 2001:db8:77::4 dynamic"]);
+    expect(of("u5")).toEqual(["ipv4 100.64.1.6 dynamic", "ipv6 2001:db8:77::5 dynamic"]);
+    const [cursor] = await sql<{ next: string }[]>`select next_index::text as next from ipam.pools where tenant_id = ${tenant} and kind = 'ipv4'`;
+    expect(cursor?.next).toBe("7");
+
+    // The same unit again (a redelivery) binds nothing more.
+    await reactor.run(items([profileSkipped(tenant, sub("u5"), slaac)]));
+    const [after] = await sql<{ n: number }[]>`select count(*)::int as n from ipam.allocations where tenant_id = ${tenant}`;
+    expect(after?.n).toBe(9);
   });
 });
 

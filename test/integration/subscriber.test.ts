@@ -183,6 +183,39 @@ describe("order intake", () => {
   });
 });
 
+describe("order intake, one unit of work", () => {
+  // The intake driven directly with one unit of work of several orders (as one large fetch
+  // gives it): the orders already accepted are read for all at once, the numbers counted in
+  // memory and the counter written once, the rows written in one statement before commit.
+  it("numbers the unit's subscribers in sequence, takes an order id twice in one unit as one order, and writes each row once", async () => {
+    const [counter] = await sql<{ last: number }[]>`select coalesce((select last_value from subscriber.subscriber_numbers where tenant_id = ${tenant}), 0) as last`;
+    const before = counter?.last ?? 0;
+    const [a, b, c] = [fresh("order-unit"), fresh("order-unit"), fresh("order-unit")];
+    const orders = [provisionOrder(a), provisionOrder(b), provisionOrder(a, { service_vlan: 9999 }), provisionOrder(c)];
+    const reactor = definition().reactor(service.deps as Parameters<ReturnType<typeof definition>["reactor"]>[0]);
+    await reactor.run(orders.map((message, i) => ({ message, delivery: { topic: topics.crmOrders, partition: 0, offset: String(2_000_000 + i), headers: {} }, log: service.deps.logger })));
+
+    const rows = await sql<{ order_id: string; subscriber_number: string }[]>`
+      select order_id, subscriber_number from subscriber.subscribers where tenant_id = ${tenant} and order_id in (${a}, ${b}, ${c}) order by subscriber_number`;
+    const num = (k: number) => `SUB-${String(before + k).padStart(6, "0")}`;
+    expect(rows).toEqual([
+      { order_id: a, subscriber_number: num(1) },
+      { order_id: b, subscriber_number: num(2) },
+      { order_id: c, subscriber_number: num(3) },
+    ]);
+    const [after] = await sql<{ last: number }[]>`select last_value as last from subscriber.subscriber_numbers where tenant_id = ${tenant}`;
+    expect(after?.last).toBe(before + 3);
+    const created = await sql<{ n: number }[]>`
+      select count(*)::int as n from subscriber.outbox where type = 'SubscriberCreated' and data->>'order_id' in (${a}, ${b}, ${c})`;
+    expect(created[0]?.n).toBe(3);
+
+    // The same orders again (a redelivery, other offsets) change nothing.
+    await reactor.run(orders.map((message, i) => ({ message, delivery: { topic: topics.crmOrders, partition: 0, offset: String(3_000_000 + i), headers: {} }, log: service.deps.logger })));
+    const [again] = await sql<{ last: number }[]>`select last_value as last from subscriber.subscriber_numbers where tenant_id = ${tenant}`;
+    expect(again?.last).toBe(before + 3);
+  });
+});
+
 describe("provisioning outcome", () => {
   it("emits SubscriberProvisioned + OrderCompleted once billing is created, ignoring another tenant's events about the same id", async () => {
     const sub = await created(fresh("order-ok"));

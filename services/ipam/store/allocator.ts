@@ -9,7 +9,9 @@
 // lock serialises cursor moves per pool, and the unique (tenant, family, address) is the final
 // guard: a unit someone else got in the meantime is skipped, never handed out twice.
 import { and, eq, sql } from "drizzle-orm";
+import { clientOf } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
+import { keyString, type SubscriberKey } from "../../../shared/reactor.js";
 import type { Failure, Held, PlanItem, PoolInfo, Source } from "../decide.js";
 import { addressToIndex, geometry, indexToAddress, mergeRanges, skipExcluded, type Family, type IndexRange } from "../domain/addresses.js";
 import { excludedRanges, type PoolRow } from "./pools.js";
@@ -66,6 +68,11 @@ export class Cursors {
   /** Locks the pools of these dynamic items now, in the unit's transaction, in the given order. */
   async prepare(tenantId: string, items: readonly PlanItem[]): Promise<void> {
     for (const item of items) if (item.kind === "dynamic") await this.entry(tenantId, item.pool);
+  }
+
+  /** The pool's entry if this unit of work already locked it. */
+  known(tenantId: string, poolId: string) {
+    return this.pools.get(`${tenantId}\u0000${poolId}`);
   }
 
   async entry(tenantId: string, pool: PoolInfo) {
@@ -176,6 +183,42 @@ export async function bindStatic(
   if (place) await tx.execute(sql`delete from ipam.released where tenant_id = ${tenantId} and pool_id = ${place.poolId} and idx = ${place.idx.toString()}::numeric`);
 }
 
+/**
+ * The common case in one statement: every item dynamic, each from a pool whose row this unit of
+ * work holds and whose free list it found empty; the next unit at each cursor is bound, all in
+ * one insert. Null when that does not apply or one of the units is taken (bound as a static
+ * since the cursor passed it): what was inserted is removed again and the caller goes the
+ * one-by-one way (carryOut), which skips taken units. A failure of the insert itself fails it
+ * as carryOut's would.
+ */
+export async function bindAtCursors(tx: Tx, tenantId: string, subscriberId: string, items: readonly PlanItem[], cursors: Cursors): Promise<Held[] | null> {
+  const picks: Array<{ entry: NonNullable<ReturnType<Cursors["known"]>>; family: Family; address: string; poolId: string; idx: bigint }> = [];
+  for (const item of items) {
+    if (item.kind !== "dynamic") return null;
+    const entry = cursors.known(tenantId, item.pool.id);
+    if (!entry || !entry.freeListEmpty || picks.some((p) => p.poolId === item.pool.id)) return null;
+    const g = geometry(item.pool.family, item.pool.cidr, item.pool.delegatedLength);
+    const idx = skipExcluded(entry.cursor > g.first ? entry.cursor : g.first, entry.excluded);
+    if (idx >= g.end) return null; // exhausted: carryOut says so
+    picks.push({ entry, family: item.family, address: indexToAddress(g, idx), poolId: item.pool.id, idx });
+  }
+  if (picks.length === 0) return null;
+  const rows = picks.map((p) => ({ family: p.family, address: p.address, pool_id: p.poolId, idx: p.idx.toString() }));
+  const sql = clientOf(tx);
+  const inserted = await sql<{ id: string }[]>`
+    insert into ipam.allocations (tenant_id, subscriber_id, family, address, pool_id, idx, source)
+    select ${tenantId}, ${subscriberId}, x.family, x.address, x.pool_id, x.idx::numeric, 'dynamic'
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(family text, address text, pool_id text, idx text)
+    on conflict (tenant_id, family, address) do nothing
+    returning id::text as id`;
+  if (inserted.length !== picks.length) {
+    if (inserted.length > 0) await sql`delete from ipam.allocations where id = any(array(select jsonb_array_elements_text(${JSON.stringify(inserted.map((r) => r.id))}::jsonb)::bigint))`;
+    return null;
+  }
+  for (const p of picks) p.entry.cursor = p.idx + 1n;
+  return picks.map((p) => ({ family: p.family, address: p.address, source: "dynamic" }));
+}
+
 /** Carries out a plan; throws AllocationFailure (the caller rolls back its savepoint). */
 export async function carryOut(tx: Tx, tenantId: string, subscriberId: string, items: readonly PlanItem[], tenantPools: readonly PoolRow[], cursors?: Cursors): Promise<Held[]> {
   const got: Held[] = [];
@@ -194,10 +237,20 @@ export async function carryOut(tx: Tx, tenantId: string, subscriberId: string, i
 }
 
 export async function heldBy(tx: Tx, tenantId: string, subscriberId: string): Promise<Held[]> {
-  return tx
-    .select({ family: allocations.family, address: allocations.address, source: allocations.source })
-    .from(allocations)
-    .where(and(eq(allocations.tenantId, tenantId), eq(allocations.subscriberId, subscriberId)));
+  return clientOf(tx)<Held[]>`select family, address, source from ipam.allocations where tenant_id = ${tenantId} and subscriber_id = ${subscriberId}`;
+}
+
+/** What each of these subscribers holds, in one statement (a subscriber holding nothing maps to []). */
+export async function heldByAll(tx: Tx, keys: readonly SubscriberKey[]): Promise<Map<string, Held[]>> {
+  const out = new Map<string, Held[]>(keys.map((k) => [keyString(k), []]));
+  if (keys.length === 0) return out;
+  const rows = await clientOf(tx)<Array<Held & SubscriberKey>>`
+    select a.tenant_id, a.subscriber_id, a.family, a.address, a.source
+      from ipam.allocations a
+      join jsonb_to_recordset(${JSON.stringify(keys.map((k) => ({ tenant_id: k.tenant_id, subscriber_id: k.subscriber_id })))}::jsonb) as k(tenant_id text, subscriber_id text)
+        on a.tenant_id = k.tenant_id and a.subscriber_id = k.subscriber_id`;
+  for (const r of rows) out.get(keyString(r))?.push({ family: r.family, address: r.address, source: r.source });
+  return out;
 }
 
 /**

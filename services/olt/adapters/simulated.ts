@@ -3,7 +3,7 @@
 // as a real OLT's state would be: a handler that fails after the driver acted finds the same
 // state on retry, and the driver's idempotency makes the retry harmless.
 import { and, eq } from "drizzle-orm";
-import type { Db } from "../../../shared/db.js";
+import { clientOf, type Db } from "../../../shared/db.js";
 import { planActivation, planDeactivation, planSetBandwidth, type InjectionOutcome, type SimFlow, type SimOnu } from "../decide-sim.js";
 import { failureInjections, onus, serviceFlows } from "../store/schema.js";
 import type { Operation } from "../store/simulated-olt.js";
@@ -11,15 +11,23 @@ import { OltRefusedError, OltUnavailableError, type OltDriver } from "./driver.j
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
+/** The ONU (locked), its flow and the injection for `operation`, in one statement. */
 async function load(tx: Tx, tenant: string, serial: string, operation: Operation) {
-  const [onu] = await tx.select().from(onus).where(and(eq(onus.tenantId, tenant), eq(onus.serial, serial))).for("update");
-  const [flow] = await tx.select().from(serviceFlows).where(and(eq(serviceFlows.tenantId, tenant), eq(serviceFlows.serial, serial)));
-  const [injection] = await tx
-    .select()
-    .from(failureInjections)
-    .where(and(eq(failureInjections.tenantId, tenant), eq(failureInjections.serial, serial), eq(failureInjections.operation, operation)));
-  const simOnu: SimOnu | null = onu ? { serial, oltId: onu.oltId, ponPort: onu.ponPort, onuId: onu.onuId, state: onu.state } : null;
-  const simFlow: SimFlow | null = flow ? { subscriberId: flow.subscriberId, sVlan: flow.sVlan, cVlan: flow.cVlan, bandwidthMbps: flow.bandwidthMbps } : null;
+  type Row = {
+    onu: { olt_id: string; pon_port: string; onu_id: string; state: SimOnu["state"] } | null;
+    flow: { subscriber_id: string; s_vlan: number | null; c_vlan: number | null; bandwidth_mbps: number } | null;
+    injection: { error: string; remaining: number; permanent: boolean } | null;
+  };
+  const [row] = await clientOf(tx)<Row[]>`
+    with onu as (select olt_id, pon_port, onu_id, state from olt.onus where tenant_id = ${tenant} and serial = ${serial} for update)
+    select (select row_to_json(onu) from onu) as onu,
+           (select json_build_object('subscriber_id', subscriber_id, 's_vlan', s_vlan, 'c_vlan', c_vlan, 'bandwidth_mbps', bandwidth_mbps)
+              from olt.service_flows where tenant_id = ${tenant} and serial = ${serial}) as flow,
+           (select json_build_object('error', error, 'remaining', remaining, 'permanent', permanent)
+              from olt.failure_injections where tenant_id = ${tenant} and serial = ${serial} and operation = ${operation}) as injection`;
+  const { onu, flow, injection } = row ?? { onu: null, flow: null, injection: null };
+  const simOnu: SimOnu | null = onu ? { serial, oltId: onu.olt_id, ponPort: onu.pon_port, onuId: onu.onu_id, state: onu.state } : null;
+  const simFlow: SimFlow | null = flow ? { subscriberId: flow.subscriber_id, sVlan: flow.s_vlan, cVlan: flow.c_vlan, bandwidthMbps: flow.bandwidth_mbps } : null;
   return { onu: simOnu, flow: simFlow, injection: injection ?? null };
 }
 
@@ -44,15 +52,15 @@ export function simulatedDriver(db: Db): OltDriver {
           return plan;
         }
         if (plan.kind === "provision") {
-          const row = { onuId: plan.placement.onuId, subscriberId: req.subscriberId, sVlan: req.sVlan, cVlan: req.cVlan, bandwidthMbps: req.bandwidthMbps };
-          await tx
-            .insert(serviceFlows)
-            .values({ tenantId: req.tenant, serial: req.serial, ...row })
-            .onConflictDoUpdate({ target: [serviceFlows.tenantId, serviceFlows.serial], set: row });
-          await tx
-            .update(onus)
-            .set({ state: "active", updatedAt: new Date() })
-            .where(and(eq(onus.tenantId, req.tenant), eq(onus.serial, req.serial)));
+          // The flow and the ONU's state in one statement.
+          await clientOf(tx)`
+            with flow as (
+              insert into olt.service_flows (tenant_id, serial, onu_id, subscriber_id, s_vlan, c_vlan, bandwidth_mbps)
+              values (${req.tenant}, ${req.serial}, ${plan.placement.onuId}, ${req.subscriberId}, ${req.sVlan}, ${req.cVlan}, ${req.bandwidthMbps})
+              on conflict (tenant_id, serial) do update
+                set onu_id = excluded.onu_id, subscriber_id = excluded.subscriber_id, s_vlan = excluded.s_vlan, c_vlan = excluded.c_vlan, bandwidth_mbps = excluded.bandwidth_mbps
+            )
+            update olt.onus set state = 'active', updated_at = now() where tenant_id = ${req.tenant} and serial = ${req.serial}`;
         }
         return plan;
       });

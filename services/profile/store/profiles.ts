@@ -1,6 +1,6 @@
 // Network profile storage (the seed's SubscriberNetworkProfileService). Every function takes the
 // tenant and filters by it: one tenant never reads or changes another's profiles.
-import { and, eq, isNull, ne, type SQL } from "drizzle-orm";
+import { and, eq, inArray, isNull, ne, sql as dsql, type SQL } from "drizzle-orm";
 import type { FiberNetworkConfig } from "../../../schemas/generated/events.js";
 import type { Db } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
@@ -102,6 +102,38 @@ export async function getBySubscriber(
   const where = opts.includeDeleted ? ofSubscriber(tenantId, subscriberId) : and(ofSubscriber(tenantId, subscriberId), isNull(p.deletedAt));
   const rows = await db.select().from(p).where(where);
   return rows[0] ?? null;
+}
+
+/** The profiles (soft-deleted ones too) of these subscribers, in one statement: tenant\0subscriber → row. */
+export async function profilesOf(db: Executor, keys: ReadonlyArray<{ readonly tenant_id: string; readonly subscriber_id: string }>): Promise<Map<string, ProfileRow>> {
+  const out = new Map<string, ProfileRow>();
+  if (keys.length === 0) return out;
+  const wanted = new Set(keys.map((k) => `${k.tenant_id}\u0000${k.subscriber_id}`));
+  const rows = await db
+    .select()
+    .from(p)
+    .where(and(inArray(p.subscriberId, [...new Set(keys.map((k) => k.subscriber_id))]), inArray(p.tenantId, [...new Set(keys.map((k) => k.tenant_id))])));
+  for (const r of rows) {
+    const ks = `${r.tenantId}\u0000${r.subscriberId}`;
+    if (wanted.has(ks)) out.set(ks, r);
+  }
+  return out;
+}
+
+/** The live QinQ profiles holding any of these (tenant, S-VLAN, C-VLAN) pairs, in one statement. */
+export async function qinqPairHolders(
+  db: Executor,
+  pairs: ReadonlyArray<{ readonly tenantId: string; readonly serviceVlan: number; readonly innerVlan: number }>,
+): Promise<Array<{ tenantId: string; serviceVlan: number; innerVlan: number; subscriberId: string }>> {
+  if (pairs.length === 0) return [];
+  const rows = await db.execute<{ tenant_id: string; service_vlan: number; inner_vlan: number; subscriber_id: string }>(dsql`
+    select p.tenant_id, p.service_vlan, p.inner_vlan, p.subscriber_id
+      from ${p} p
+      join jsonb_to_recordset(${JSON.stringify(pairs.map((x) => ({ tenant_id: x.tenantId, service_vlan: x.serviceVlan, inner_vlan: x.innerVlan })))}::jsonb)
+        as k(tenant_id text, service_vlan int, inner_vlan int)
+        on p.service_vlan = k.service_vlan and p.inner_vlan = k.inner_vlan and p.tenant_id = k.tenant_id
+     where p.qinq_enabled and p.deleted_at is null`);
+  return rows.map((r) => ({ tenantId: r.tenant_id, serviceVlan: r.service_vlan, innerVlan: r.inner_vlan, subscriberId: r.subscriber_id }));
 }
 
 /** Another live subscriber of the tenant whose QinQ profile holds the (S-VLAN, C-VLAN) pair. */
