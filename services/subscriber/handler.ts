@@ -3,7 +3,7 @@
 import { eventTopics, type EventName, type Message } from "../../schemas/generated/events.js";
 import type { BatchReactor, Incoming } from "../../shared/consumer.js";
 import type { Outgoing, Tx } from "../../shared/outbox.js";
-import { byTopic, keyedReactor, perEvent, type Prefetch, type UnitScope } from "../../shared/reactor.js";
+import { byTopic, keyedReactor, keyString, perEvent, type Prefetch, type UnitScope } from "../../shared/reactor.js";
 import type { Logger } from "../../shared/logger.js";
 import { pendingCompensations } from "../../shared/progress.js";
 import { topics } from "../../shared/topics.js";
@@ -18,11 +18,11 @@ import {
   insertSubscribers,
   isSubscriberId,
   lifecycleOrderAccepted,
+  lifecycleOrdersAccepted,
   lockSubscriber,
   NumberCounters,
   orderKey,
-  recordLifecycleOrder,
-  saveTracked,
+  recordLifecycleOrders,
   toTracked,
   trackedStore,
   type NewRow,
@@ -60,6 +60,13 @@ interface Intake {
   readonly counters: NumberCounters;
   readonly rows: NewRow[];
   flush(): Promise<void>;
+  // Lifecycle orders: the accepted ones among those looked up, the subscribers' rows (locked,
+  // null: none of ours) and what the unit changed and accepted, written before it commits.
+  readonly lifecycleAccepted: Set<string>;
+  readonly lifecycleLooked: Set<string>;
+  readonly tracked: Map<string, Tracked | null>;
+  readonly changed: Map<string, { key: { tenant_id: string; subscriber_id: string }; state: Tracked }>;
+  readonly accepted: Array<{ tenantId: string; orderId: string; subscriberId: string; orderType: string }>;
 }
 
 function intakeOf(tx: Tx, unit: UnitScope): Intake {
@@ -73,13 +80,43 @@ function intakeOf(tx: Tx, unit: UnitScope): Intake {
         await intake.counters.flush();
         await insertSubscribers(tx, intake.rows.splice(0));
       },
+      lifecycleAccepted: new Set(),
+      lifecycleLooked: new Set(),
+      tracked: new Map(),
+      changed: new Map(),
+      accepted: [],
     };
-    unit.beforeCommit(() => intake.flush());
+    unit.beforeCommit(async () => {
+      await intake.flush();
+      await recordLifecycleOrders(tx, intake.accepted.splice(0));
+      if (intake.changed.size > 0) await trackedStore.save(tx, [...intake.changed.values()]);
+      intake.changed.clear();
+    });
     return intake;
   });
 }
 
-async function prefetchOrders({ tx, unit, messages }: Prefetch): Promise<void> {
+async function prefetchOrders(batch: Prefetch): Promise<void> {
+  await prefetchProvisionOrders(batch);
+  await prefetchLifecycleOrders(batch);
+}
+
+/** The lifecycle orders' acceptances and their subscribers' rows (locked), one statement each for the unit of work. */
+async function prefetchLifecycleOrders({ tx, unit, messages }: Prefetch): Promise<void> {
+  const orders = messages.filter((m): m is LifecycleOrder => orderTypes.has(m.type) && m.type !== "ProvisionOrderPlaced" && m.meta.tenant_id.trim() !== "");
+  if (orders.length === 0) return;
+  const intake = intakeOf(tx, unit);
+  const keys = orders.map((o) => ({ tenantId: o.meta.tenant_id, orderId: o.data.order_id.trim() }));
+  for (const k of await lifecycleOrdersAccepted(tx, keys)) intake.lifecycleAccepted.add(k);
+  for (const k of keys) intake.lifecycleLooked.add(orderKey(k.tenantId, k.orderId));
+  const subscribersOf = orders
+    .map((o) => ({ tenant_id: o.meta.tenant_id, subscriber_id: o.data.subscriber_id.trim() }))
+    .filter((k) => isSubscriberId(k.subscriber_id));
+  const rows = await trackedStore.load(tx, subscribersOf);
+  for (const k of subscribersOf) intake.tracked.set(keyString(k), rows.get(keyString(k)) ?? null);
+}
+
+async function prefetchProvisionOrders({ tx, unit, messages }: Prefetch): Promise<void> {
   const orders = messages
     .filter((m): m is Message<"ProvisionOrderPlaced"> => m.type === "ProvisionOrderPlaced" && m.meta.tenant_id.trim() !== "")
     .map((m) => ({ tenantId: m.meta.tenant_id, orderId: m.data.order_id.trim() }));
@@ -118,6 +155,7 @@ function provisionOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit:
           intake.rows.push({ tenantId: tenant, subscriberNumber: ids.subscriber_number, orderId, crmReference: decision.order.crm_reference, tracked });
           intake.known.set(key, ids.subscriber_id);
           intake.looked.add(key);
+          intake.tracked.delete(keyString({ tenant_id: tenant, subscriber_id: ids.subscriber_id })); // read from its row (written first) if an order of this unit names it
           const n = decision.order.network;
           log.info(
             {
@@ -153,12 +191,24 @@ function lifecycleOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit:
     const subscriberId = order.data.subscriber_id.trim();
     const orderType = orderTypeOf(order);
     {
-      const known = tenant.trim() !== "" && (await lifecycleOrderAccepted(tx, tenant, orderId));
-      const row = tenant.trim() === "" || !isSubscriberId(subscriberId) ? undefined : await lockSubscriber(tx, tenant, subscriberId);
+      const intake = intakeOf(tx, unit);
+      const key = orderKey(tenant, orderId);
+      const known = tenant.trim() !== "" && (intake.lifecycleLooked.has(key) ? intake.lifecycleAccepted.has(key) : await lifecycleOrderAccepted(tx, tenant, orderId));
+      const sk = keyString({ tenant_id: tenant, subscriber_id: subscriberId });
+      let state: Tracked | null = null;
+      if (tenant.trim() !== "" && isSubscriberId(subscriberId)) {
+        const cached = intake.tracked.get(sk);
+        if (cached !== undefined) state = cached;
+        else {
+          const row = await lockSubscriber(tx, tenant, subscriberId);
+          state = row ? toTracked(row) : null;
+          intake.tracked.set(sk, state);
+        }
+      }
       const planId = order.type === "ModifyOrderPlaced" ? (order.data.service_plan_id ?? "").trim() : "";
-      const plan = row && planId !== "" ? await findPlan(tx, tenant, planId) : null;
+      const plan = state && planId !== "" ? await unit.get(`plan\u0000${tenant}\u0000${planId}`, () => findPlan(tx, tenant, planId)) : null;
       const today = new Date(ctx.now()).toISOString().slice(0, 10);
-      const decision = decideLifecycleOrder({ order, state: row ? toTracked(row) : null, plan, alreadyAccepted: known, today }, ctx);
+      const decision = decideLifecycleOrder({ order, state, plan, alreadyAccepted: known, today }, ctx);
       switch (decision.kind) {
         case "duplicate":
           log.info({ order_id: orderId, order_type: orderType }, "duplicate order ignored");
@@ -167,8 +217,12 @@ function lifecycleOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit:
           log.warn({ order_id: orderId, order_type: orderType, reasons: decision.reasons.map((r) => `${r.field ?? "-"}: ${r.code}`) }, "order rejected");
           return decision.outgoing;
         case "accepted":
-          await recordLifecycleOrder(tx, { tenantId: tenant, orderId, subscriberId, orderType });
-          await saveTracked(tx, tenant, decision.state);
+          // Recorded, and the subscriber's row written, before the unit commits (in one statement each for all its orders).
+          intake.accepted.push({ tenantId: tenant, orderId, subscriberId, orderType });
+          intake.lifecycleAccepted.add(key);
+          intake.lifecycleLooked.add(key);
+          intake.tracked.set(sk, decision.state);
+          intake.changed.set(sk, { key: { tenant_id: tenant, subscriber_id: subscriberId }, state: decision.state });
           log.info({ order_id: orderId, order_type: orderType, subscriber_number: decision.state.view.subscriber_number }, "order accepted");
           return decision.outgoing;
       }

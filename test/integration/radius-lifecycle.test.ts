@@ -89,6 +89,15 @@ const planChangeRequested = (sub: Sub, planId: string) =>
 
 /** Provisions `sub` (account created), rotates its password and opens a session through FreeRADIUS accounting. */
 async function provision(sub: Sub): Promise<string> {
+  await createAccount(sub);
+  const res = await fetch(`http://127.0.0.1:${service.health.port}/tenants/${encodeURIComponent(sub.tenant)}/subscribers/${encodeURIComponent(sub.id)}/radius-credentials`, { method: "POST" });
+  const { password } = (await res.json()) as { password: string };
+  await accountingStart(sub);
+  return password;
+}
+
+/** The account of `sub`, created from its lifecycle events. */
+async function createAccount(sub: Sub): Promise<void> {
   const ips: FiberIpAssignment = { ipv4: sub.ip, ipv6: null, ipv6_prefix: null, source: "dynamic" };
   await publish(
     event(sub, "SubscriberCreated", {
@@ -108,10 +117,6 @@ async function provision(sub: Sub): Promise<string> {
     event(sub, "IpAllocated", { ips }),
   );
   await lifecycle.waitForType(sub.id, "RadiusAccountCreated");
-  const res = await fetch(`http://127.0.0.1:${service.health.port}/tenants/${encodeURIComponent(sub.tenant)}/subscribers/${encodeURIComponent(sub.id)}/radius-credentials`, { method: "POST" });
-  const { password } = (await res.json()) as { password: string };
-  await accountingStart(sub);
-  return password;
 }
 
 /** A real Accounting-Start to FreeRADIUS, so radacct holds the open session. */
@@ -295,6 +300,24 @@ describe("radius lifecycle", () => {
     expect(received().filter((r) => r.attributes["User-Name"] === quiet.username)).toHaveLength(0);
     const [account] = await db.select().from(accounts).where(and(eq(accounts.tenantId, tenant), eq(accounts.subscriberId, quiet.id)));
     expect(account).toMatchObject({ status: "suspended", suspendMode: "reject" });
+  });
+
+  it("in one unit of work (accounts and sessions read ahead for all): each suspension finds its session or none, and a second event of a subscriber sees the first's change", async () => {
+    const [b, c] = [newSub(), newSub()];
+    await provision(b); // open session on nas-1
+    await createAccount(c); // no session
+    const reactor = definition().reactor(service.deps as Parameters<ReturnType<typeof definition>["reactor"]>[0]);
+    const messages = [suspendRequested(b), suspendRequested(c), resumeRequested(b)];
+    await reactor.run(messages.map((message, i) => ({ message, delivery: { topic: topics.lifecycle, partition: 0, offset: String(5_000_000 + i), headers: {} }, log: service.deps.logger })));
+
+    const status = async (sub: Sub) => (await db.select().from(accounts).where(and(eq(accounts.tenantId, sub.tenant), eq(accounts.subscriberId, sub.id))))[0]?.status;
+    expect(await status(b)).toBe("active");
+    expect(await status(c)).toBe("suspended");
+    const checks = await db.select().from(radcheck).where(and(eq(radcheck.tenantId, tenant), eq(radcheck.username, b.username)));
+    expect(checks.map((r) => r.attribute)).toEqual(["SSHA2-512-Password"]);
+    const [bCoa] = (await coaRows(b)).filter((r) => r.kind === "disconnect");
+    expect(bCoa).toMatchObject({ nasId: "nas-1", attributes: { "User-Name": b.username, "Framed-IP-Address": b.ip, "Acct-Session-Id": `sess-${b.id}` } });
+    expect((await coaRows(c)).map((r) => `${r.kind} ${r.status} ${r.nasId}`)).toEqual(["disconnect no_session null"]);
   });
 
   it("the NAS secret is in no event, no log line, and nas list does not return it", async () => {

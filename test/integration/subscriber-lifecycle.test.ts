@@ -170,6 +170,31 @@ afterAll(async () => {
   await sql.end();
 });
 
+describe("lifecycle orders in one unit of work", () => {
+  // The intake driven directly with one unit of several orders (as one large fetch gives it):
+  // acceptances and subscriber rows are read for all at once, written once before commit.
+  it("a second order of the same subscriber in the unit sees the first in flight; the same order id twice is one order; each subscriber's row and order are written", async () => {
+    const [x, y] = [await provisioned(), await provisioned()];
+    const suspendX = order("suspend", x.id);
+    const orders = [suspendX, order("resume", x.id), order("suspend", y.id), { ...suspendX, meta: { ...suspendX.meta, event_id: fresh("evt") } }];
+    const reactor = definition().reactor(service.deps as Parameters<ReturnType<typeof definition>["reactor"]>[0]);
+    await reactor.run(orders.map((message, i) => ({ message, delivery: { topic: topics.crmOrders, partition: 0, offset: String(6_000_000 + i), headers: {} }, log: service.deps.logger })));
+
+    const said = await sql<{ type: string; order_id: string; codes: string | null }[]>`
+      select type, data->>'order_id' as order_id, (select string_agg(r->>'code', ',') from jsonb_array_elements(data->'reasons') r) as codes
+        from subscriber.outbox where data->>'order_id' in ${sql(orders.map(orderIdOf))} and topic = ${topics.orderStatus} order by id`;
+    expect(said.map((r) => `${r.order_id === orderIdOf(suspendX) ? "suspend-x" : r.order_id === orderIdOf(orders[1]!) ? "resume-x" : "suspend-y"} ${r.type} ${r.codes ?? ""}`.trim())).toEqual([
+      "suspend-x OrderAccepted",
+      "resume-x OrderRejected operation_in_progress",
+      "suspend-y OrderAccepted",
+    ]);
+    expect((await rowOf(x.id))?.pendingOrder).toMatchObject({ order_id: orderIdOf(suspendX), order_type: "suspend" });
+    expect((await rowOf(y.id))?.pendingOrder).toMatchObject({ order_type: "suspend" });
+    const recorded = await db.select().from(lifecycleOrders).where(and(eq(lifecycleOrders.tenantId, tenant), eq(lifecycleOrders.orderId, orderIdOf(suspendX))));
+    expect(recorded).toHaveLength(1);
+  });
+});
+
 describe("rejected orders change nothing", () => {
   it("rejects orders for an unknown subscriber and for another tenant's subscriber alike: unknown_subscriber", async () => {
     const sub = await provisioned();

@@ -1,10 +1,10 @@
 // Reads and writes of the radius schema. Every query filters by tenant; the FreeRADIUS rows of
 // an account are written and removed together, in the caller's transaction.
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
-import type { Db } from "../../../shared/db.js";
+import { clientOf, type Db } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import { planGroupName, planReplyItems, rejectItem, type AccountState, type PlanConfig, type RadiusItem, type SuspendMode, type SuspensionPolicy } from "../decide.js";
-import { accounts, coaRequests, nasDevices, plans, radacct, radcheck, radgroupreply, radreply, radusergroup, suspensionPolicies, type CoaKind } from "./schema.js";
+import { accounts, nasDevices, plans, radacct, radcheck, radgroupreply, radreply, radusergroup, suspensionPolicies, type CoaKind } from "./schema.js";
 
 // The account reads and writes of every provisioning are written as plain statements (drizzle's
 // `sql`), not through the query builder, whose building cost more CPU than PostgreSQL spent on
@@ -14,6 +14,19 @@ export async function findAccount(tx: Tx, tenantId: string, subscriberId: string
   const [row] = await tx.execute<{ username: string; status: AccountState["status"]; plan_group: string; suspend_mode: SuspendMode | null }>(sql`
     select username, status, plan_group, suspend_mode from ${accounts} where tenant_id = ${tenantId} and subscriber_id = ${subscriberId}`);
   return row ? { username: row.username, status: row.status, planGroup: row.plan_group, suspendMode: row.suspend_mode } : null;
+}
+
+/** The accounts of these subscribers, in one statement: tenant\0subscriber → account (none: absent). */
+export async function accountsOf(tx: Tx, keys: ReadonlyArray<{ readonly tenant_id: string; readonly subscriber_id: string }>): Promise<Map<string, AccountState>> {
+  const out = new Map<string, AccountState>();
+  if (keys.length === 0) return out;
+  const rows = await clientOf(tx)<{ tenant_id: string; subscriber_id: string; username: string; status: AccountState["status"]; plan_group: string; suspend_mode: SuspendMode | null }[]>`
+    select a.tenant_id, a.subscriber_id, a.username, a.status, a.plan_group, a.suspend_mode
+      from radius.accounts a
+      join jsonb_to_recordset(${JSON.stringify(keys.map((k) => ({ tenant_id: k.tenant_id, subscriber_id: k.subscriber_id })))}::jsonb) as k(tenant_id text, subscriber_id text)
+        on a.tenant_id = k.tenant_id and a.subscriber_id = k.subscriber_id`;
+  for (const r of rows) out.set(`${r.tenant_id}\u0000${r.subscriber_id}`, { username: r.username, status: r.status, planGroup: r.plan_group, suspendMode: r.suspend_mode });
+  return out;
 }
 
 export async function findPlan(tx: Tx, tenantId: string, planId: string): Promise<PlanConfig | null> {
@@ -111,26 +124,31 @@ async function moveGroup(tx: Tx, tenantId: string, username: string, group: stri
   await tx.update(radusergroup).set({ groupname: group }).where(and(eq(radusergroup.tenantId, tenantId), eq(radusergroup.username, username)));
 }
 
-/** reject: Auth-Type := Reject in radcheck; walled_garden: radusergroup moved to the walled-garden group. */
+/** reject: Auth-Type := Reject in radcheck; walled_garden: radusergroup moved to the walled-garden group. One statement. */
 export async function suspendAccount(tx: Tx, tenantId: string, subscriberId: string, username: string, mode: SuspendMode, group: string | null): Promise<void> {
-  if (mode === "reject") {
-    await tx.insert(radcheck).values({ tenantId, username, ...rejectItem });
-  } else if (group) {
-    await moveGroup(tx, tenantId, username, group);
-  }
-  await tx.update(accounts).set({ status: "suspended", suspendMode: mode }).where(accountWhere(tenantId, subscriberId));
+  const reject = mode === "reject";
+  const move = !reject && group !== null;
+  await clientOf(tx)`
+    with rejected as (
+      insert into radius.radcheck (tenant_id, username, attribute, op, value)
+      select ${tenantId}, ${username}, ${rejectItem.attribute}, ${rejectItem.op}, ${rejectItem.value} where ${reject}::boolean
+    ), moved as (
+      update radius.radusergroup set groupname = ${group ?? ""} where ${move}::boolean and tenant_id = ${tenantId} and username = ${username}
+    )
+    update radius.accounts set status = 'suspended', suspend_mode = ${mode} where tenant_id = ${tenantId} and subscriber_id = ${subscriberId}`;
 }
 
-/** Undoes suspendAccount exactly. */
+/** Undoes suspendAccount exactly. One statement. */
 export async function resumeAccount(tx: Tx, tenantId: string, subscriberId: string, username: string, mode: SuspendMode, planGroup: string): Promise<void> {
-  if (mode === "reject") {
-    await tx
-      .delete(radcheck)
-      .where(and(eq(radcheck.tenantId, tenantId), eq(radcheck.username, username), eq(radcheck.attribute, rejectItem.attribute), eq(radcheck.value, rejectItem.value)));
-  } else {
-    await moveGroup(tx, tenantId, username, planGroup);
-  }
-  await tx.update(accounts).set({ status: "active", suspendMode: null }).where(accountWhere(tenantId, subscriberId));
+  const reject = mode === "reject";
+  await clientOf(tx)`
+    with unrejected as (
+      delete from radius.radcheck
+       where ${reject}::boolean and tenant_id = ${tenantId} and username = ${username} and attribute = ${rejectItem.attribute} and value = ${rejectItem.value}
+    ), moved as (
+      update radius.radusergroup set groupname = ${planGroup} where not ${reject}::boolean and tenant_id = ${tenantId} and username = ${username}
+    )
+    update radius.accounts set status = 'active', suspend_mode = null where tenant_id = ${tenantId} and subscriber_id = ${subscriberId}`;
 }
 
 export async function changePlan(tx: Tx, tenantId: string, subscriberId: string, username: string, planGroup: string, move: boolean): Promise<void> {
@@ -198,6 +216,25 @@ export async function listNas(db: Db, tenantId?: string): Promise<NasDevice[]> {
 }
 
 /** The open session of `username` (latest start) on one of the tenant's NAS devices. */
+export type OpenSession = { nasId: string; framedIp: string | null; sessionId: string };
+
+/**
+ * The open sessions of these users (tenant, username) on the tenants' registered NAS, in one
+ * statement: tenant\0username → the latest (as openSession picks it); a user with none is absent.
+ */
+export async function openSessions(tx: Tx, users: ReadonlyArray<{ readonly tenantId: string; readonly username: string }>): Promise<Map<string, OpenSession>> {
+  const out = new Map<string, OpenSession>();
+  if (users.length === 0) return out;
+  const rows = await clientOf(tx)<{ tenant_id: string; username: string; nas_id: string; framed_ip: string | null; session_id: string }[]>`
+    select distinct on (k.tenant_id, k.username) k.tenant_id, k.username, n.nas_id, r.framedipaddress as framed_ip, r.acctsessionid as session_id
+      from jsonb_to_recordset(${JSON.stringify(users.map((u) => ({ tenant_id: u.tenantId, username: u.username })))}::jsonb) as k(tenant_id text, username text)
+      join radius.radacct r on r.username = k.username and r.acctstoptime is null
+      join radius.nas_devices n on n.tenant_id = k.tenant_id and n.address::inet = r.nasipaddress
+     order by k.tenant_id, k.username, r.acctstarttime desc`;
+  for (const r of rows) out.set(`${r.tenant_id}\u0000${r.username}`, { nasId: r.nas_id, framedIp: r.framed_ip, sessionId: r.session_id });
+  return out;
+}
+
 export async function openSession(tx: Tx, tenantId: string, username: string): Promise<{ nasId: string; framedIp: string | null; sessionId: string } | null> {
   const rows = await tx
     .select({ nasId: nasDevices.nasId, framedIp: radacct.framedipaddress, sessionId: radacct.acctsessionid })
@@ -226,10 +263,11 @@ export interface NewCoa {
 
 /** Idempotent per (cause event, kind); false when it was already there. */
 export async function insertCoa(tx: Tx, c: NewCoa): Promise<boolean> {
-  const rows = await tx
-    .insert(coaRequests)
-    .values({ ...c, completedAt: c.status === "pending" ? null : new Date() })
-    .onConflictDoNothing()
-    .returning({ id: coaRequests.id });
+  const rows = await clientOf(tx)`
+    insert into radius.coa_requests (id, tenant_id, subscriber_id, username, kind, nas_id, attributes, cause_event_id, correlation_id, status, completed_at)
+    values (${c.id}, ${c.tenantId}, ${c.subscriberId}, ${c.username}, ${c.kind}, ${c.nasId}, ${JSON.stringify(c.attributes)}::jsonb, ${c.causeEventId}, ${c.correlationId}, ${c.status},
+            case when ${c.status} = 'pending' then null else now() end)
+    on conflict do nothing
+    returning id`;
   return rows.length === 1;
 }

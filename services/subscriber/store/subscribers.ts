@@ -189,6 +189,27 @@ export async function lifecycleOrderAccepted(db: Executor, tenantId: string, ord
   return rows.length > 0;
 }
 
+/** Which of these lifecycle orders (tenant, order id) the tenant already accepted: one statement for a unit of work. */
+export async function lifecycleOrdersAccepted(tx: Tx, orders: ReadonlyArray<{ readonly tenantId: string; readonly orderId: string }>): Promise<Set<string>> {
+  if (orders.length === 0) return new Set();
+  const rows = await clientOf(tx)<{ tenant_id: string; order_id: string }[]>`
+    select o.tenant_id, o.order_id
+      from subscriber.lifecycle_orders o
+      join jsonb_to_recordset(${JSON.stringify(orders.map((x) => ({ tenant_id: x.tenantId, order_id: x.orderId })))}::jsonb) as k(tenant_id text, order_id text)
+        on o.tenant_id = k.tenant_id and o.order_id = k.order_id`;
+  return new Set(rows.map((r) => orderKey(r.tenant_id, r.order_id)));
+}
+
+/** Lifecycle orders accepted in one unit of work, recorded in one statement. */
+export async function recordLifecycleOrders(tx: Tx, rows: ReadonlyArray<{ tenantId: string; orderId: string; subscriberId: string; orderType: string }>): Promise<void> {
+  if (rows.length === 0) return;
+  await clientOf(tx)`
+    insert into subscriber.lifecycle_orders (tenant_id, order_id, subscriber_id, order_type)
+    select x.tenant_id, x.order_id, x.subscriber_id, x.order_type
+      from jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ tenant_id: r.tenantId, order_id: r.orderId, subscriber_id: r.subscriberId, order_type: r.orderType })))}::jsonb)
+        as x(tenant_id text, order_id text, subscriber_id uuid, order_type text)`;
+}
+
 export async function recordLifecycleOrder(tx: Tx, r: { tenantId: string; orderId: string; subscriberId: string; orderType: string }): Promise<void> {
   await tx.insert(lifecycleOrders).values(r);
 }
