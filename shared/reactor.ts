@@ -66,6 +66,8 @@ export interface Reaction<S> {
   /** The new state; omitted or the same object: unchanged. */
   readonly state?: S | undefined;
   readonly out?: readonly Outgoing[];
+  /** An effect held for the end of the unit of work (beforeCommit): the state is written with it, like any effect's. */
+  readonly effect?: boolean;
 }
 
 export interface KeyedReactorSpec<S> {
@@ -438,7 +440,7 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
           } finally {
             current = null;
           }
-          const effect = used.has(index) || (reaction.out?.length ?? 0) > 0;
+          const effect = used.has(index) || reaction.effect === true || (reaction.out?.length ?? 0) > 0;
           const state = reaction.state !== undefined ? reaction.state : before.state;
           if (effect) effects.push(item);
           if (reaction.out) out.push(...reaction.out);
@@ -479,7 +481,7 @@ export interface ViewReactorSpec<S> {
   readonly table: SubscriberStateTable;
   /** Types the service decides on besides the ones the shared view folds (e.g. suspend requests). */
   readonly triggers?: readonly EventName[];
-  react(step: ViewStep<S>): Promise<{ readonly state?: S; readonly out?: readonly Outgoing[] }>;
+  react(step: ViewStep<S>): Promise<{ readonly state?: S; readonly out?: readonly Outgoing[]; readonly effect?: boolean }>;
   /**
    * Once per unit of work, before its first reaction, with its new events: reads in one
    * statement what the reactions would each read (kept in `unit`). A reaction must find the
@@ -506,8 +508,8 @@ export function viewReactor<S>(deps: UnitDeps & { readonly topic: string }, spec
       const view = evolveView(before.view, message);
       const r = await spec.react({ tx, unit, message, key, view, viewBefore: before.view, state: before.state, log });
       const next = r.state ?? before.state;
-      if (view === before.view && next === before.state) return { out: r.out };
-      return { state: { view, state: next }, out: r.out };
+      if (view === before.view && next === before.state) return { out: r.out, effect: r.effect };
+      return { state: { view, state: next }, out: r.out, effect: r.effect };
     },
   });
 }

@@ -13,7 +13,7 @@ import { viewReactor } from "../../shared/reactor.js";
 import { topics } from "../../shared/topics.js";
 import { decide, initialBillingState, InvalidDate, isTrigger, needsPrice, type BillingDecision, type BillingState } from "./decide.js";
 import { formatPrice } from "./price.js";
-import { applyEffect, findPrice } from "./store/billing.js";
+import { EffectBatch, findPrice } from "./store/billing.js";
 import * as store from "./store/schema.js";
 import { subscriberState } from "./store/schema.js";
 
@@ -47,9 +47,14 @@ export function billingReactor(deps: ServiceDeps): BatchReactor {
         if (err instanceof InvalidDate) throw new PoisonMessageError("invalid", err.message);
         throw err;
       }
-      for (const effect of decision.effects) await applyEffect(tx, effect);
+      const batch = unit.get("billing-effects", () => {
+        const b = new EffectBatch(tx);
+        unit.beforeCommit(() => b.flush());
+        return b;
+      });
+      for (const effect of decision.effects) await batch.apply(effect);
       for (const e of decision.events) logOutcome(log, e, price);
-      return { state: decision.state, out: decision.events.map((m) => ({ message: m })) };
+      return { state: decision.state, out: decision.events.map((m) => ({ message: m })), effect: decision.effects.length > 0 };
     },
   });
 }

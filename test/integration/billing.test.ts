@@ -20,6 +20,7 @@ import {
   disconnectProducer,
   eventually,
   freshIds,
+  lifecycle,
   produce,
   provisioningFailed,
   radiusAccountCreated,
@@ -86,6 +87,30 @@ describe("billing service record", () => {
     const created = await lifecycleWatch.waitForType(ids.subscriber, "BillingServiceCreated");
     expect(typesAbout(ids)).toEqual(expect.arrayContaining(["OnuActivationSkipped", "BillingServiceCreated"]));
     expect(created.data.status).toBe("active");
+  });
+});
+
+describe("one unit of work", () => {
+  // billing's reactor driven directly with one unit of several events (as one large fetch gives
+  // it): new records and status changes are held and written in one statement each before commit.
+  it("records two subscribers' services and applies a suspension and a resumption of one of them in order", async () => {
+    const [x, y] = [freshIds(tenant), freshIds(tenant)];
+    const onu = (ids: Ids) => lifecycle(ids, "OnuActivated", { onu_id: `onu-${ids.subscriber}`, onu_serial: ids.serial, olt_id: "olt-1", pon_port: "0/2/1", s_vlan: 100, c_vlan: 1000, bandwidth_mbps: 250 }, "olt");
+    const suspend = (ids: Ids) => lifecycle(ids, "SubscriberSuspendRequested", { order_id: `${ids.order}-s`, reason: "non-payment", network_profile_id: null, network: null }, "subscriber");
+    const resume = (ids: Ids) => lifecycle(ids, "SubscriberResumeRequested", { order_id: `${ids.order}-r` }, "subscriber");
+    const messages = [subscriberCreated(x), subscriberCreated(y), onu(x), onu(y), suspend(x), suspend(y), resume(x)];
+    const billingService = services[1]!;
+    const reactor = billingDefinition().reactor(billingService.deps as Parameters<ReturnType<typeof billingDefinition>["reactor"]>[0]);
+    await reactor.run(messages.map((message, i) => ({ message, delivery: { topic: topics.lifecycle, partition: 0, offset: String(7_000_000 + i), headers: {} }, log: billingService.deps.logger })));
+
+    const [sx] = await servicesOf(db, tenant, x.subscriber);
+    const [sy] = await servicesOf(db, tenant, y.subscriber);
+    expect(sx).toMatchObject({ status: "active", planId: "fiber-250", monthlyPriceCents: 3990 });
+    expect(sy).toMatchObject({ status: "suspended", planId: "fiber-250" });
+    const periods = await db.select().from(billing.planPeriods).where(q`${billing.planPeriods.serviceId} in (${sx?.serviceId}, ${sy?.serviceId})`);
+    expect(periods).toHaveLength(2);
+    const emitted = await db.select().from(billing.outbox).where(q`${billing.outbox.meta}->>'subscriber_id' = ${x.subscriber}`);
+    expect(emitted.map((r) => r.type)).toEqual(["BillingServiceCreated", "BillingServiceSuspended", "BillingServiceResumed"]);
   });
 });
 

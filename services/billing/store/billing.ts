@@ -77,6 +77,66 @@ export async function applyEffect(db: Conn, effect: BillingEffect): Promise<void
   }
 }
 
+type Bulk = Extract<BillingEffect, { kind: "create-service" | "set-status" }>;
+
+/**
+ * The effects of a unit of work that nothing in it reads back (new records, status changes),
+ * held and applied in one statement per kind before it commits; any other effect applies the
+ * held ones first, then itself (a plan change reads the record).
+ */
+export class EffectBatch {
+  private readonly created: Extract<Bulk, { kind: "create-service" }>[] = [];
+  /** The last status per service (a suspension and a resumption in one unit: the resumption). */
+  private readonly statuses = new Map<string, Extract<Bulk, { kind: "set-status" }>>();
+
+  constructor(private readonly db: Conn) {}
+
+  async apply(effect: BillingEffect): Promise<void> {
+    if (effect.kind === "create-service") this.created.push(effect);
+    else if (effect.kind === "set-status") this.statuses.set(`${effect.tenant_id}\u0000${effect.service_id}`, effect);
+    else {
+      await this.flush();
+      await applyEffect(this.db, effect);
+    }
+  }
+
+  async flush(): Promise<void> {
+    const created = this.created.splice(0);
+    if (created.length > 0) {
+      const rows = created.map((e) => ({
+        service_id: e.service_id,
+        tenant_id: e.tenant_id,
+        subscriber_id: e.subscriber_id,
+        plan_id: e.plan_id,
+        cents: e.price.monthly_price_cents,
+        currency: e.price.currency,
+        started_at: new Date(e.started_at).toISOString(),
+      }));
+      await this.db.execute(sql`
+        with x as (
+          select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+            as x(service_id text, tenant_id text, subscriber_id text, plan_id text, cents int, currency text, started_at timestamptz)
+        ), service as (
+          insert into ${billingServices} (service_id, tenant_id, subscriber_id, plan_id, monthly_price_cents, currency, status, started_at)
+          select service_id, tenant_id, subscriber_id, plan_id, cents, currency, 'active', started_at from x
+          on conflict do nothing
+        )
+        insert into ${planPeriods} (tenant_id, service_id, starts_on, plan_id, monthly_price_cents, currency)
+        select tenant_id, service_id, (started_at at time zone 'UTC')::date, plan_id, cents, currency from x
+        on conflict do nothing`);
+    }
+    const statuses = [...this.statuses.values()];
+    this.statuses.clear();
+    if (statuses.length > 0) {
+      await this.db.execute(sql`
+        update ${billingServices} b set status = x.status
+          from jsonb_to_recordset(${JSON.stringify(statuses.map((e) => ({ tenant_id: e.tenant_id, service_id: e.service_id, status: e.status })))}::jsonb)
+            as x(tenant_id text, service_id text, status text)
+         where b.tenant_id = x.tenant_id and b.service_id = x.service_id`);
+    }
+  }
+}
+
 /**
  * The new plan is charged from `starts_on`: the open period ends the day before (a period that
  * would start on or after the new one is superseded and removed), the new period opens, and the
