@@ -11,7 +11,7 @@ import type { Logger } from "../../shared/logger.js";
 import type { Outgoing, Tx } from "../../shared/outbox.js";
 import type { ServiceDeps } from "../../shared/service.js";
 import { decide, skip, type Decision, type ProfileSettings, type StoredProfile } from "./decide.js";
-import { configOf, getBySubscriber, profilesOf, qinqPairHolders, qinqPairOwner, softDelete, upsertProfile, writebackIps, type ProfileRow } from "./store/profiles.js";
+import { configOf, getBySubscriber, profilesOf, qinqPairHolders, qinqPairOwner, softDelete, storeProfile, storeWriteback, type ProfileRow } from "./store/profiles.js";
 import { subscriberState } from "./store/schema.js";
 
 const stored = (r: ProfileRow): StoredProfile => ({
@@ -92,7 +92,7 @@ async function apply(tx: Tx, d: Decision, m: Message, deps: ServiceDeps, log: Lo
       log.info("Creating network profile");
       try {
         // A savepoint: a rejected row leaves the transaction usable for the Skipped event.
-        const row = await tx.transaction((sp) => upsertProfile(sp, tenant, subscriber, { ...d.profile.config, metadata: d.profile.metadata }, d.profile.network_profile_id));
+        const row = await tx.transaction((sp) => storeProfile(sp, tenant, subscriber, d.profile.config, { ...d.profile.metadata }, d.profile.network_profile_id));
         cache.wrote(before, row);
       } catch (err) {
         const reason = constraintViolation(err);
@@ -110,7 +110,7 @@ async function apply(tx: Tx, d: Decision, m: Message, deps: ServiceDeps, log: Lo
       log.warn({ reason: d.event.data.reason }, "Network profile skipped; provisioning goes on from the order's network settings");
       return [{ message: d.event }];
     case "writeback": {
-      const row = await writebackIps(tx, tenant, subscriber, d.ips);
+      const row = await storeWriteback(tx, tenant, subscriber, d.ips);
       if (!row) return [];
       cache.wrote(before, row);
       log.info({ ...d.ips, network_profile_id: row.id }, `Wrote allocated IPs back to network profile for subscriber ${subscriber}`);

@@ -195,9 +195,9 @@ describe("profile service on subscriber.lifecycle.v1", () => {
   it("in one unit of work (profiles and pair holders read ahead for all), a pair taken earlier in the unit is skipped, a write-back finds the profile created in it", async () => {
     // The reactor driven directly with one unit of several events, as one large fetch gives it.
     const [a, b, c] = [sub("unit-a"), sub("unit-b"), sub("unit-c")];
-    const net = network({ service_vlan: vlanBase, inner_vlan: 13 });
+    const net = network({ service_vlan: vlanBase, inner_vlan: 21 });
     const allocated = event(a, "IpAllocated", { ips: { ipv4: "100.64.0.8", ipv6: null, ipv6_prefix: null, source: "dynamic" } });
-    const messages = [subscriberCreated(a, net), subscriberCreated(b, net), allocated, subscriberCreated(c, network({ service_vlan: vlanBase, inner_vlan: 14 }))];
+    const messages = [subscriberCreated(a, net), subscriberCreated(b, net), allocated, subscriberCreated(c, network({ service_vlan: vlanBase, inner_vlan: 22 }))];
     const reactor = definition().reactor(service.deps as Parameters<ReturnType<typeof definition>["reactor"]>[0]);
     await reactor.run(messages.map((message, i) => ({ message, delivery: { topic: topics.lifecycle, partition: 0, offset: String(4_000_000 + i), headers: {} }, log: service.deps.logger })));
 
@@ -209,7 +209,7 @@ describe("profile service on subscriber.lifecycle.v1", () => {
       "a NetworkProfileUpdated",
       "c NetworkProfileCreated",
     ]);
-    expect(emitted[1]?.data.reason).toBe(`QinQ VLAN pair ${vlanBase}/13 already belongs to subscriber ${a}`);
+    expect(emitted[1]?.data.reason).toBe(`QinQ VLAN pair ${vlanBase}/21 already belongs to subscriber ${a}`);
     expect(await getBySubscriber(db, tenant, a)).toMatchObject({ staticIpv4: "100.64.0.8" });
     expect(await getBySubscriber(db, tenant, b, { includeDeleted: true })).toBeNull();
   });

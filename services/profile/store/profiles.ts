@@ -2,7 +2,7 @@
 // tenant and filters by it: one tenant never reads or changes another's profiles.
 import { and, eq, inArray, isNull, ne, sql as dsql, type SQL } from "drizzle-orm";
 import type { FiberNetworkConfig } from "../../../schemas/generated/events.js";
-import type { Db } from "../../../shared/db.js";
+import { clientOf, type Db } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import type { IpWriteback } from "../decide.js";
 import { subscriberNetworkProfiles as p } from "./schema.js";
@@ -70,6 +70,55 @@ export async function upsertProfile(db: Executor, tenantId: string, subscriberId
   const row = rows[0];
   if (!row) throw new Error(`upsert of the network profile of ${subscriberId} returned no row`);
   return row;
+}
+
+type RawRow = {
+  id: string; tenant_id: string; subscriber_id: string; service_vlan: number | null; inner_vlan: number | null; qinq_enabled: boolean;
+  vlan_pool: string | null; circuit_id: string | null; remote_id: string | null; option82_policy: string; static_ipv4: string | null;
+  static_ipv6: string | null; delegated_ipv6_prefix: string | null; ipv6_pd_size: number | null; ipv6_assignment_mode: string;
+  ipv4_pool: string | null; ipv6_pool: string | null; ipv6_pd_pool: string | null; metadata: Record<string, string>;
+  created_at: Date; updated_at: Date; deleted_at: Date | null;
+};
+
+const fromRaw = (r: RawRow): ProfileRow => ({
+  id: r.id, tenantId: r.tenant_id, subscriberId: r.subscriber_id, serviceVlan: r.service_vlan, innerVlan: r.inner_vlan, qinqEnabled: r.qinq_enabled,
+  vlanPool: r.vlan_pool, circuitId: r.circuit_id, remoteId: r.remote_id, option82Policy: r.option82_policy, staticIpv4: r.static_ipv4,
+  staticIpv6: r.static_ipv6, delegatedIpv6Prefix: r.delegated_ipv6_prefix, ipv6PdSize: r.ipv6_pd_size, ipv6AssignmentMode: r.ipv6_assignment_mode,
+  ipv4Pool: r.ipv4_pool, ipv6Pool: r.ipv6_pool, ipv6PdPool: r.ipv6_pd_pool, metadata: r.metadata,
+  createdAt: r.created_at, updatedAt: r.updated_at, deletedAt: r.deleted_at,
+});
+
+/**
+ * The handler's upsertProfile with every config field given (a subscriber's profile from its
+ * order), as one plain statement: the same row upsertProfile would write.
+ */
+export async function storeProfile(tx: Tx, tenantId: string, subscriberId: string, c: FiberNetworkConfig, metadata: Record<string, string>, id: string): Promise<ProfileRow> {
+  const [row] = await clientOf(tx)<RawRow[]>`
+    insert into profile.subscriber_network_profiles as p
+      (id, tenant_id, subscriber_id, service_vlan, inner_vlan, qinq_enabled, vlan_pool, circuit_id, remote_id, option82_policy, static_ipv4, static_ipv6,
+       delegated_ipv6_prefix, ipv6_pd_size, ipv6_assignment_mode, ipv4_pool, ipv6_pool, ipv6_pd_pool, metadata, updated_at, deleted_at)
+    values (${id}, ${tenantId}, ${subscriberId}, ${c.service_vlan}, ${c.inner_vlan}, ${c.qinq_enabled}, ${c.vlan_pool}, ${c.circuit_id}, ${c.remote_id},
+            ${c.option82_policy}, ${c.static_ipv4}, ${c.static_ipv6}, ${c.delegated_ipv6_prefix}, ${c.ipv6_pd_size}, ${c.ipv6_assignment_mode},
+            ${c.ipv4_pool}, ${c.ipv6_pool}, ${c.ipv6_pd_pool}, ${JSON.stringify(metadata)}::jsonb, now(), null)
+    on conflict (tenant_id, subscriber_id) do update set
+      service_vlan = excluded.service_vlan, inner_vlan = excluded.inner_vlan, qinq_enabled = excluded.qinq_enabled, vlan_pool = excluded.vlan_pool,
+      circuit_id = excluded.circuit_id, remote_id = excluded.remote_id, option82_policy = excluded.option82_policy, static_ipv4 = excluded.static_ipv4,
+      static_ipv6 = excluded.static_ipv6, delegated_ipv6_prefix = excluded.delegated_ipv6_prefix, ipv6_pd_size = excluded.ipv6_pd_size,
+      ipv6_assignment_mode = excluded.ipv6_assignment_mode, ipv4_pool = excluded.ipv4_pool, ipv6_pool = excluded.ipv6_pool,
+      ipv6_pd_pool = excluded.ipv6_pd_pool, metadata = excluded.metadata, updated_at = now(), deleted_at = null
+    returning *`;
+  if (!row) throw new Error(`upsert of the network profile of ${subscriberId} returned no row`);
+  return fromRaw(row);
+}
+
+/** writebackIps as one plain statement, for the handler. */
+export async function storeWriteback(tx: Tx, tenantId: string, subscriberId: string, ips: IpWriteback): Promise<ProfileRow | null> {
+  const [row] = await clientOf(tx)<RawRow[]>`
+    update profile.subscriber_network_profiles
+       set static_ipv4 = ${ips.static_ipv4}, static_ipv6 = ${ips.static_ipv6}, delegated_ipv6_prefix = ${ips.delegated_ipv6_prefix}, updated_at = now()
+     where tenant_id = ${tenantId} and subscriber_id = ${subscriberId} and deleted_at is null
+    returning *`;
+  return row ? fromRaw(row) : null;
 }
 
 /** Writes dynamically allocated IPs to the live profile; null when there is none. */
