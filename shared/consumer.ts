@@ -56,6 +56,8 @@ export interface DeferredStates {
   flush(): Promise<void>;
   /** Forgets every held state without writing it (their events are delivered again). */
   discard(): void;
+  /** A rebalance: states kept in memory as written may have been changed by another member since. */
+  invalidate?(): void;
 }
 
 export interface RetryPolicy {
@@ -240,6 +242,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     const assigned = e.payload.memberAssignment;
     for (const [key, p] of positions) if (!assigned[p.topic]?.includes(p.partition)) positions.delete(key);
     if (deferred) {
+      deferred.invalidate?.();
       rebalanced = true;
       requestStates();
     }

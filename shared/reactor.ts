@@ -212,6 +212,7 @@ export function byTopic(reactors: Readonly<Record<string, BatchReactor>>): Batch
               for (const d of withDeferred) await d.flush();
             },
             discard: () => withDeferred.forEach((d) => d.discard()),
+            invalidate: () => withDeferred.forEach((d) => d.invalidate?.()),
           },
     accepts: (type, topic) => reactors[topic]?.accepts(type, topic) ?? false,
     run: async (items) => {
@@ -314,6 +315,8 @@ interface DeferredSpec<S> {
   };
   react(step: Step<S>): Promise<Reaction<S>>;
   prefetch?(batch: Prefetch): Promise<void>;
+  /** The state after an event that certainly causes nothing (see ViewReactorSpec.quiet), or undefined. */
+  quiet?(message: Message, state: S): S | undefined;
 }
 
 /** A unit of work's new events, before the first reaction: for reading in one statement what many reactions will need. */
@@ -342,6 +345,20 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
   // The cap on held states is the consumer's (STATE_MAX_DEFERRED); here only whether to hold any.
   const deferring = deps.config?.STATE_FLUSH_MS !== 0 && deps.config?.STATE_MAX_DEFERRED !== 0;
   const held = new Map<string, Held<S>>();
+  // States as this member last wrote them, so the next events of a subscriber need no read: kept
+  // only from units of work that committed within the current group generation (a rebalance
+  // clears them: another member may have changed a state since), at most maxClean, oldest out.
+  const clean = new Map<string, { readonly key: SubscriberKey; readonly state: S; readonly at: Position }>();
+  const maxClean = deps.config?.STATE_MAX_DEFERRED ?? 20_000;
+  let epoch = 0;
+  const remember = (ks: string, entry: { readonly key: SubscriberKey; readonly state: S; readonly at: Position }): void => {
+    clean.delete(ks);
+    clean.set(ks, entry);
+    for (const k of clean.keys()) {
+      if (clean.size <= maxClean) break;
+      clean.delete(k);
+    }
+  };
   const deferred: DeferredStates = {
     pendingFrom(topic, partition) {
       if (topic !== spec.topic) return undefined;
@@ -375,14 +392,62 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
       }
       for (const [ks, h] of rows) if (held.get(ks) === h) held.delete(ks);
     },
-    discard: () => held.clear(),
+    discard: () => {
+      held.clear();
+      clean.clear();
+    },
+    invalidate: () => {
+      epoch += 1;
+      clean.clear();
+    },
   };
   return {
     accepts: spec.accepts,
     deferred: deferring ? deferred : undefined,
-    async run(items) {
+    async run(all) {
+      const unitEpoch = epoch;
+      const allKeys = keysOf(all);
+      // Quiet events first, with no transaction: an event that certainly causes nothing (the
+      // service's `quiet`) for a subscriber whose state is in memory is folded there, and held
+      // like any fold (Kafka is its log until the state is written). The rest of a subscriber's
+      // events, from its first one that may act or whose state is not in memory, go to the unit
+      // of work below, in order. A quiet event is not looked up in the inbox: one that had an
+      // effect before (a relay's republished copy) causes nothing when folded again.
+      let todo: number[] = all.map((_, i) => i);
+      if (deferring && spec.quiet) {
+        todo = [];
+        const blocked = new Set<string>();
+        const seenIds = new Set<string>();
+        for (const [index, item] of all.entries()) {
+          const key = allKeys[index]!;
+          const ks = keyString(key);
+          const h = held.get(ks);
+          const c = h ? undefined : clean.get(ks);
+          const mem = h ?? c;
+          if (blocked.has(ks) || !mem) {
+            blocked.add(ks);
+            todo.push(index);
+            continue;
+          }
+          const id = item.message.meta.event_id;
+          const at: Position = { partition: item.delivery.partition, offset: BigInt(item.delivery.offset) };
+          if (seenIds.has(id) || (mem.at.partition === at.partition && at.offset <= mem.at.offset)) continue; // folded already
+          const next = spec.quiet(item.message, mem.state);
+          if (next === undefined) {
+            blocked.add(ks);
+            todo.push(index);
+            continue;
+          }
+          seenIds.add(id);
+          if (next === mem.state) continue;
+          held.set(ks, { key, state: next, at, since: h ? h.since : at.offset });
+          if (c) clean.delete(ks);
+        }
+        if (todo.length === 0) return;
+      }
+      const items = todo.map((i) => all[i]!);
+      const keyOf = todo.map((i) => allKeys[i]!);
       const { unit, flushes, committed } = unitScope();
-      const keyOf = keysOf(items);
       /** What this unit changed, by subscriber: applied to `held` only once it commits. */
       const touchedStates = new Map<string, Held<S> & { readonly now: boolean }>();
       let written: OutboxRow[] = [];
@@ -406,13 +471,13 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
         const missing = new Map<string, SubscriberKey>();
         for (const key of keyOf) {
           const ks = keyString(key);
-          if (!held.has(ks)) missing.set(ks, key);
+          if (!held.has(ks) && !clean.has(ks)) missing.set(ks, key);
         }
         const stored = await spec.store.load(raw, [...missing.values()]);
         const stateOf = (ks: string): { state: S | undefined; at: Position | null; since: bigint | null; now: boolean } => {
           const t = touchedStates.get(ks) ?? held.get(ks);
           if (t) return { state: t.state, at: t.at, since: t.since, now: touchedStates.get(ks)?.now ?? false };
-          const s = stored.get(ks);
+          const s = clean.get(ks) ?? stored.get(ks);
           return { state: s?.state, at: s?.at ?? null, since: null, now: false };
         };
         if (spec.prefetch) {
@@ -455,8 +520,14 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
       });
       if (written.length > 0) deps.relay?.offer(written);
       for (const [ks, t] of touchedStates) {
-        if (t.now) held.delete(ks);
-        else held.set(ks, { key: t.key, state: t.state, at: t.at, since: t.since });
+        if (t.now) {
+          held.delete(ks);
+          if (epoch === unitEpoch) remember(ks, { key: t.key, state: t.state, at: t.at });
+          else clean.delete(ks);
+        } else {
+          held.set(ks, { key: t.key, state: t.state, at: t.at, since: t.since });
+          clean.delete(ks);
+        }
       }
       for (const fn of committed) fn();
     },
@@ -488,6 +559,13 @@ export interface ViewReactorSpec<S> {
    * same rows either way: only the unit's own writes change them, and it keeps them up to date.
    */
   prefetch?(batch: Prefetch): Promise<void>;
+  /**
+   * The service's state after an event that certainly causes nothing: no event out, no read or
+   * write of the database, no call to anything outside. Undefined when the event may act (react
+   * then runs). With it, such an event of a subscriber whose state is in memory costs no
+   * transaction (deferredReactor). Must be pure, and must say undefined when unsure.
+   */
+  quiet?(step: { readonly message: Message; readonly view: SubscriberView | null; readonly viewBefore: SubscriberView | null; readonly state: S }): S | undefined;
 }
 
 /**
@@ -503,6 +581,14 @@ export function viewReactor<S>(deps: UnitDeps & { readonly topic: string }, spec
     accepts: (type, topic) => topic === deps.topic && types.has(type),
     store: viewStore(spec.table, spec.initial),
     prefetch: spec.prefetch,
+    quiet: spec.quiet
+      ? (message, record) => {
+          const view = evolveView(record.view, message);
+          const own = spec.quiet?.({ message, view, viewBefore: record.view, state: record.state });
+          if (own === undefined) return undefined;
+          return view === record.view && own === record.state ? record : { view, state: own };
+        }
+      : undefined,
     async react({ tx, unit, message, key, state, log }) {
       const before = state ?? { view: null, state: spec.initial };
       const view = evolveView(before.view, message);

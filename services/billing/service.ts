@@ -30,6 +30,17 @@ export function billingReactor(deps: ServiceDeps): BatchReactor {
     initial: initialBillingState,
     table: subscriberState,
     triggers,
+    // decide is pure (effects as data): no price needed, no effect and no event is certain to cause nothing.
+    quiet: ({ message, view, state }) => {
+      if (!view) return isTrigger(message) ? undefined : state;
+      if (needsPrice(message)) return undefined;
+      try {
+        const d = decide(view, state, message, null, ctx);
+        return d.effects.length === 0 && d.events.length === 0 ? d.state : undefined;
+      } catch {
+        return undefined; // react says why
+      }
+    },
     async react({ tx, unit, message, view, state, log }) {
       if (!view) {
         if (isTrigger(message)) {

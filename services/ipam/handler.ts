@@ -85,6 +85,9 @@ async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: Ipam
   }
 }
 
+/** Whether ipam may have to release what the subscriber holds now. */
+const releaseDue = (state: IpamState): boolean => mayCompensate(state.progress, "ipam") || (state.view !== null && teardownDue(state.view, "ipam"));
+
 /**
  * ipam's reaction to one event (the runtime has folded the shared view): allocate on the two
  * triggers, release when the rollback or the teardown reaches ipam. The allocations table is
@@ -94,6 +97,12 @@ export function reactor(deps: ServiceDeps): BatchReactor {
   return viewReactor<IpamOwn>({ ...deps, topic: topics.lifecycle }, {
     initial: initialOwn,
     table: subscriberState,
+    // Neither a trigger nor a release due: the event only moves the view and ipam's own part.
+    quiet: ({ message, view, state: own }) => {
+      if (isTrigger(message)) return undefined;
+      const next = evolveOwn(own, message);
+      return releaseDue({ view, ...next }) ? undefined : next;
+    },
     // The triggers' subscribers' allocations, in one statement for the unit of work.
     async prefetch({ tx, unit, messages }) {
       const keys = new Map(messages.filter(isTrigger).map((m) => [keyString({ tenant_id: m.meta.tenant_id, subscriber_id: m.meta.subscriber_id ?? "" }), { tenant_id: m.meta.tenant_id, subscriber_id: m.meta.subscriber_id ?? "" }]));
@@ -112,7 +121,7 @@ export function reactor(deps: ServiceDeps): BatchReactor {
       let state: IpamState = { view, ...evolveOwn(own, message) };
       const out: Message[] = isTrigger(message) ? await allocate(deps, tx, message, state, log, cursors, unit) : [];
       for (const m of out) state = evolve(state, m);
-      const mayRelease = mayCompensate(state.progress, "ipam") || (state.view !== null && teardownDue(state.view, "ipam"));
+      const mayRelease = releaseDue(state);
       const release = mayRelease ? planRelease(state, await held(tx, unit, tenant, subscriber)) : null;
       if (release) {
         await cursors.flush(); // a released unit goes on the free list when it lies below the cursor as written

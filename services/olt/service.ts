@@ -38,6 +38,11 @@ export function oltReactor(deps: ServiceDeps<OltConfig>, driver: OltDriver = dri
   return viewReactor<OltState>({ ...deps, topic: topics.lifecycle }, {
     initial: initialOltState,
     table: subscriberState,
+    // decide is pure: "nothing" is certain to cause nothing.
+    quiet: ({ message, view, state }) => {
+      if (!view) return message.type === "RadiusAccountCreated" ? undefined : state;
+      return decide(view, state, message, ctx).kind === "nothing" ? state : undefined;
+    },
     async react({ message, view, state, log }) {
       if (!view) {
         if (message.type === "RadiusAccountCreated") {

@@ -10,6 +10,7 @@ import { topics } from "../../shared/topics.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Outgoing, Tx } from "../../shared/outbox.js";
 import type { ServiceDeps } from "../../shared/service.js";
+import type { SubscriberView } from "../../shared/subscriber-view.js";
 import { decide, skip, type Decision, type ProfileSettings, type StoredProfile } from "./decide.js";
 import { configOf, getBySubscriber, profilesOf, qinqPairHolders, qinqPairOwner, softDelete, storeProfile, storeWriteback, type ProfileRow } from "./store/profiles.js";
 import { subscriberState } from "./store/schema.js";
@@ -130,11 +131,16 @@ async function apply(tx: Tx, d: Decision, m: Message, deps: ServiceDeps, log: Lo
   }
 }
 
+/** The events the profile service may act on; any other only moves the view. */
+const mayAct = (m: Message, view: SubscriberView | null): boolean =>
+  m.type === "SubscriberCreated" || m.type === "IpAllocated" || (view !== null && (teardownDue(view, "profile") || mayCompensate(view.progress, "profile")));
+
 /** What the profile service decides on: the shared view's events (no triggers of its own); its state is the profile table. */
 export function profileReactor(deps: ServiceDeps, settings: ProfileSettings): BatchReactor {
   return viewReactor<null>({ ...deps, topic: topics.lifecycle }, {
     initial: null,
     table: subscriberState,
+    quiet: ({ message, view }) => (mayAct(message, view) ? undefined : null),
     // The profiles of the unit's new subscribers and of its write-backs, and the holders of the
     // new subscribers' QinQ pairs: two statements for the unit instead of up to three per event.
     async prefetch({ tx, unit, messages }) {
@@ -154,11 +160,7 @@ export function profileReactor(deps: ServiceDeps, settings: ProfileSettings): Ba
     async react({ tx, unit, message: m, key, view, viewBefore, log }) {
       const { tenant_id: tenant, subscriber_id: subscriber } = key;
       // The profile row matters only to these decisions; any other event costs no query.
-      const mayAct =
-        m.type === "SubscriberCreated" ||
-        m.type === "IpAllocated" ||
-        (view !== null && (teardownDue(view, "profile") || mayCompensate(view.progress, "profile")));
-      if (!mayAct) return {};
+      if (!mayAct(m, view)) return {};
       const cache = unitProfiles(unit);
       const row = await cache.profile(tx, tenant, subscriber);
       const n = m.type === "SubscriberCreated" ? m.data.network : null;

@@ -30,6 +30,7 @@ export function radiusReactor(deps: ServiceDeps, onCoa: () => void = () => undef
     initial: null,
     table: subscriberState,
     triggers,
+    quiet: ({ message, view }) => (view === null ? (message.type === "IpAllocated" ? undefined : null) : mayAct(message, view) ? undefined : null),
     // The accounts the unit's account events will read, and the open sessions of those that
     // suspend, resume or change plan: two statements for the unit instead of two per event.
     async prefetch({ tx, unit, messages }) {
@@ -56,6 +57,10 @@ export function radiusReactor(deps: ServiceDeps, onCoa: () => void = () => undef
     },
   });
 }
+
+/** The events radius may act on (with the view folded); any other only moves the view. */
+const mayAct = (message: Message, view: SubscriberView): boolean =>
+  accountEvents.has(message.type) || teardownDue(view, "radius") || mayCompensate(view.progress, "radius");
 
 /** The events that read the account, and those of them that may send a CoA. */
 const coaEvents = new Set<EventName>(["SubscriberSuspendRequested", "SubscriberResumeRequested", "SubscriberPlanChangeRequested"]);
@@ -143,14 +148,7 @@ async function react(
     log.debug("no SubscriberCreated seen for this subscriber: event skipped");
     return [];
   }
-  const mayAct =
-    message.type === "IpAllocated" ||
-    message.type === "SubscriberSuspendRequested" ||
-    message.type === "SubscriberResumeRequested" ||
-    message.type === "SubscriberPlanChangeRequested" ||
-    teardownDue(view, "radius") ||
-    mayCompensate(view.progress, "radius");
-  if (!mayAct) return [];
+  if (!mayAct(message, view)) return [];
   let account = await ahead.account(tx, tenantId, subscriberId);
   const out: Outgoing[] = [];
 

@@ -55,6 +55,43 @@ afterAll(async () => {
   await sql.end();
 });
 
+describe("quiet events", () => {
+  // The reactor driven directly, over a database handle that counts transactions: an event olt
+  // certainly does nothing about, for a subscriber whose state is in memory, is folded there.
+  it("cost no transaction: a quiet event is folded in memory, and the effect after it sees what it folded", async () => {
+    let transactions = 0;
+    const counting = new Proxy(service.deps.db, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === "transaction") transactions += 1;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const reactor = definition().reactor({ ...service.deps, db: counting } as Parameters<ReturnType<typeof definition>["reactor"]>[0]);
+    const ids = freshIds(tenant);
+    await discovered(ids);
+    let offset = 8_000_000;
+    const run = (...ms: Message[]) => reactor.run(ms.map((message) => ({ message, delivery: { topic: topics.lifecycle, partition: 0, offset: String(offset++), headers: {} }, log: service.deps.logger })));
+
+    await run(subscriberCreated(ids, { network: network({ service_vlan: 300, inner_vlan: 3001, qinq_enabled: true }) })); // its state is read: a transaction
+    expect(transactions).toBe(1);
+    // The profile's VLANs win over the order's: olt folds this and does nothing about it.
+    const profile = lifecycle(ids, "NetworkProfileCreated", { profile: { network_profile_id: `np-${ids.subscriber}`, config: network({ service_vlan: 310, inner_vlan: 3101, qinq_enabled: true }), metadata: {} } }, "profile");
+    await run(profile, lifecycle(ids, "IpAllocated", { ips: { ipv4: "100.64.3.3", ipv6: null, ipv6_prefix: null, source: "dynamic" } }, "ipam"));
+    expect(transactions).toBe(1);
+    const stored = await sql`select 1 from olt.subscriber_state where tenant_id = ${ids.tenant} and subscriber_id = ${ids.subscriber}`;
+    expect(stored).toHaveLength(0); // held in memory only
+
+    const trigger = radiusAccountCreated(ids);
+    await run(trigger);
+    expect(transactions).toBe(3); // the unit of work, and the simulated OLT's own
+
+    const [activated] = await causedBy(trigger);
+    expect(activated?.type).toBe("OnuActivated");
+    expect(activated?.data).toMatchObject({ s_vlan: 310, c_vlan: 3101 });
+  });
+});
+
 describe("ONU activation on RadiusAccountCreated", () => {
   it("activates a QinQ subscriber: OnuActivated carries S-VLAN, C-VLAN and bandwidth, and the OLT's service flow has them", async () => {
     const ids = freshIds(tenant);
