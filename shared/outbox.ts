@@ -106,13 +106,16 @@ export async function enqueue(
     };
   });
   // One statement for the whole batch; ids follow the array's order (the relay publishes by id).
-  const ids = await tx.execute<{ id: string; event_id: string }>(sql`
-    insert into ${tables.outbox} (event_id, topic, key, type, meta, data, headers)
-    select e.r->>'event_id', e.r->>'topic', e.r->>'key', e.r->>'type', e.r->'meta', e.r->'data', e.r->'headers'
-    from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) with ordinality as e(r, ord)
-    order by e.ord
-    returning id, event_id`);
-  await tx.execute(sql`select pg_notify(${outboxChannel(tables.schema.schemaName)}, '')`);
+  // The notify goes out with it (pipelined).
+  const [ids] = await Promise.all([
+    tx.execute<{ id: string; event_id: string }>(sql`
+      insert into ${tables.outbox} (event_id, topic, key, type, meta, data, headers)
+      select e.r->>'event_id', e.r->>'topic', e.r->>'key', e.r->>'type', e.r->'meta', e.r->'data', e.r->'headers'
+      from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) with ordinality as e(r, ord)
+      order by e.ord
+      returning id, event_id`),
+    tx.execute(sql`select pg_notify(${outboxChannel(tables.schema.schemaName)}, '')`),
+  ]);
   const idOf = new Map(ids.map((r) => [r.event_id, BigInt(r.id)]));
   return rows.flatMap((r) => {
     const id = idOf.get(r.event_id);
@@ -162,6 +165,8 @@ export interface BatchOptions {
   readonly inbox?: boolean;
   /** Gets the outbox rows written, once the transaction has committed. */
   readonly committedTo?: CommittedRows | undefined;
+  /** A write `work` started and left running, awaited with the outbox write (both in the transaction). */
+  readonly alongside?: () => Promise<void> | undefined;
 }
 
 /**
@@ -193,7 +198,8 @@ export async function processBatch<T extends Delivered>(
     const todo = fresh === null ? candidates : candidates.filter(({ item }) => fresh.has(item.message.meta.event_id));
     if (todo.length === 0) return 0;
     const outgoing = await work(tx, todo);
-    written = await enqueueFor(tx, tables, catalog, outgoing, todo.map((t) => t.item));
+    const [rows] = await Promise.all([enqueueFor(tx, tables, catalog, outgoing, todo.map((t) => t.item)), options.alongside?.()]);
+    written = rows;
     return todo.length;
   });
   if (written.length > 0) options.committedTo?.offer(written);

@@ -121,6 +121,7 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
     async run(items) {
       const { unit, flushes, committed } = unitScope();
       const keyOf = keysOf(items);
+      let saving: Promise<void> | undefined;
       await processBatch(deps.db, deps.tables, deps.catalog, deps.name, items, async (tx, fresh) => {
         const wanted = new Map(fresh.map(({ index }) => [keyString(keyOf[index]!), keyOf[index]!]));
         const states = await spec.store.load(tx, [...wanted.values()]);
@@ -144,10 +145,11 @@ export function keyedReactor<S>(deps: UnitDeps, spec: KeyedReactorSpec<S>): Batc
         }
         for (const fn of flushes) await fn();
         const list = [...changed.values()];
-        if (list.length > 0) await spec.store.save(tx, list);
         if (spec.settle) out.push(...spec.settle(list));
+        // Saved while processBatch writes the outbox (pipelined on the unit's connection).
+        if (list.length > 0) saving = spec.store.save(tx, list);
         return out;
-      }, { inbox: spec.inbox ?? true, committedTo: deps.relay });
+      }, { inbox: spec.inbox ?? true, committedTo: deps.relay, alongside: () => saving });
       for (const fn of committed) fn();
     },
   };
@@ -456,24 +458,27 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
         // partition and does not know it yet (a zombie) and its new owner queue here, and the
         // second then finds the first's inbox rows and positions.
         const partitions = [...new Set(items.map((it) => `${deps.name}:${it.delivery.topic}:${it.delivery.partition}`))].map((k) => lockKey(k).toString());
-        await raw.execute(sql`select pg_advisory_xact_lock(k::bigint) from jsonb_array_elements_text(${JSON.stringify(partitions)}::jsonb) as k order by k::bigint`);
         let current: number | null = null;
         const used = new Set<number>();
         const tx = watched(raw, () => {
           if (current !== null) used.add(current);
         });
         const ids = [...new Set(items.map((it) => it.message.meta.event_id))];
-        const done = new Set(
-          (await raw.execute<{ event_id: string }>(sql`
-            select event_id from ${deps.tables.inbox}
-            where consumer = ${deps.name} and event_id = any(array(select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)))`)).map((r) => r.event_id),
-        );
         const missing = new Map<string, SubscriberKey>();
         for (const key of keyOf) {
           const ks = keyString(key);
           if (!held.has(ks) && !clean.has(ks)) missing.set(ks, key);
         }
-        const stored = await spec.store.load(raw, [...missing.values()]);
+        // The lock, the inbox read and the states' read go out together (pipelined on the unit's
+        // connection, which runs them in this order: the lock is held before the inbox is read).
+        const [, doneRows, stored] = await Promise.all([
+          raw.execute(sql`select pg_advisory_xact_lock(k::bigint) from jsonb_array_elements_text(${JSON.stringify(partitions)}::jsonb) as k order by k::bigint`),
+          raw.execute<{ event_id: string }>(sql`
+            select event_id from ${deps.tables.inbox}
+            where consumer = ${deps.name} and event_id = any(array(select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)))`),
+          spec.store.load(raw, [...missing.values()]),
+        ]);
+        const done = new Set(doneRows.map((r) => r.event_id));
         const stateOf = (ks: string): { state: S | undefined; at: Position | null; since: bigint | null; now: boolean } => {
           const t = touchedStates.get(ks) ?? held.get(ks);
           if (t) return { state: t.state, at: t.at, since: t.since, now: touchedStates.get(ks)?.now ?? false };
@@ -514,9 +519,13 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
         }
         for (const fn of flushes) await fn();
         const now = [...touchedStates.values()].filter((t) => t.now);
-        if (now.length > 0) await spec.store.save(raw, now);
-        await recordInbox(raw, deps.tables, deps.name, effects);
-        written = await enqueueFor(raw, deps.tables, deps.catalog, out, items);
+        // The unit's writes go out together too (pipelined).
+        const [, , rows] = await Promise.all([
+          now.length > 0 ? spec.store.save(raw, now) : undefined,
+          recordInbox(raw, deps.tables, deps.name, effects),
+          enqueueFor(raw, deps.tables, deps.catalog, out, items),
+        ]);
+        written = rows;
       });
       if (written.length > 0) deps.relay?.offer(written);
       for (const [ks, t] of touchedStates) {
