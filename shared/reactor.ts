@@ -349,9 +349,11 @@ function deferredReactor<S>(deps: UnitDeps, spec: DeferredSpec<S>): BatchReactor
   const held = new Map<string, Held<S>>();
   // States as this member last wrote them, so the next events of a subscriber need no read: kept
   // only from units of work that committed within the current group generation (a rebalance
-  // clears them: another member may have changed a state since), at most maxClean, oldest out.
+  // clears them: another member may have changed a state since), at most maxClean, oldest out:
+  // a subscriber's events come seconds apart, so the last few thousand written are the ones
+  // that matter (a view and state is a few KB).
   const clean = new Map<string, { readonly key: SubscriberKey; readonly state: S; readonly at: Position }>();
-  const maxClean = deps.config?.STATE_MAX_DEFERRED ?? 20_000;
+  const maxClean = 5_000;
   let epoch = 0;
   const remember = (ks: string, entry: { readonly key: SubscriberKey; readonly state: S; readonly at: Position }): void => {
     clean.delete(ks);
