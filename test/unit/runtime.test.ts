@@ -72,6 +72,10 @@ describe("keys and headers", () => {
     expect(h).toMatchObject({ "event-type": "OrderAccepted", "event-id": "e-1", "correlation-id": "order-1", "subscriber-id": "sub-1", "tenant-id": "tenant-a" });
     expect(h).not.toHaveProperty("causation-id");
     expect(h.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    // A new span per event, never the all-zero id W3C forbids.
+    const spans = new Set(Array.from({ length: 1000 }, () => traceparent("order-1").split("-")[2]));
+    expect(spans.size).toBe(1000);
+    expect(spans.has("0".repeat(16))).toBe(false);
   });
 
   it("derives one trace per order and continues an incoming trace", () => {
