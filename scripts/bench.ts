@@ -10,6 +10,9 @@ import { Command } from "commander";
 import type { Message } from "../schemas/generated/events.js";
 import { loadConfig } from "../shared/config.js";
 import { connect } from "../shared/db.js";
+import { createKafka } from "../shared/kafka.js";
+import { createLogger } from "../shared/logger.js";
+import { topics } from "../shared/topics.js";
 import { addNas } from "../services/radius/store/store.js";
 import { lifecycleOrder } from "./crm.js";
 import { benchOrders, benchTenant } from "./bench/fixture.js";
@@ -253,7 +256,35 @@ async function runMode(mode: "processes" | "all-in-one", offset: number): Promis
     return { mode, throughput, p99, maxRss: Math.max(...serviceRss), suspendPerSec };
   } finally {
     await desk.close();
+    await projectionSettled();
     await running.stop();
+  }
+}
+
+/**
+ * Waits (at most 30 s) until the projection has committed every lifecycle event, so its
+ * documents of the bench tenant are final when the services stop: the throughput is measured to
+ * the last outcome, which the projection folds a moment later.
+ */
+async function projectionSettled(): Promise<void> {
+  const admin = createKafka(config.KAFKA_BROKERS, "bench-settle", createLogger("bench", "error")).admin();
+  await admin.connect();
+  try {
+    const t = Date.now();
+    for (;;) {
+      const ends = await admin.fetchTopicOffsets(topics.lifecycle);
+      const [committed] = await admin.fetchOffsets({ groupId: `projection${config.KAFKA_GROUP_SUFFIX}`, topics: [topics.lifecycle] });
+      const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+      const lag = ends.reduce((n, e) => n + (BigInt(e.offset) - (at.get(e.partition) ?? 0n)), 0n);
+      if (lag <= 0n) return;
+      if (Date.now() - t > 30_000) {
+        console.log(`  (the projection is still ${lag} lifecycle events behind; its documents may not be final)`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await admin.disconnect();
   }
 }
 
