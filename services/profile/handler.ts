@@ -12,7 +12,7 @@ import type { Outgoing, Tx } from "../../shared/outbox.js";
 import type { ServiceDeps } from "../../shared/service.js";
 import type { SubscriberView } from "../../shared/subscriber-view.js";
 import { decide, skip, type Decision, type ProfileSettings, type StoredProfile } from "./decide.js";
-import { configOf, getBySubscriber, profilesOf, qinqPairHolders, qinqPairOwner, softDelete, storeProfile, storeWriteback, type ProfileRow } from "./store/profiles.js";
+import { configOf, getBySubscriber, profilesOf, qinqPairHolders, qinqPairOwner, softDelete, storeProfile, writebackIps, type ProfileRow } from "./store/profiles.js";
 import { subscriberState } from "./store/schema.js";
 
 const stored = (r: ProfileRow): StoredProfile => ({
@@ -111,7 +111,7 @@ async function apply(tx: Tx, d: Decision, m: Message, deps: ServiceDeps, log: Lo
       log.warn({ reason: d.event.data.reason }, "Network profile skipped; provisioning goes on from the order's network settings");
       return [{ message: d.event }];
     case "writeback": {
-      const row = await storeWriteback(tx, tenant, subscriber, d.ips);
+      const row = await writebackIps(tx, tenant, subscriber, d.ips);
       if (!row) return [];
       cache.wrote(before, row);
       log.info({ ...d.ips, network_profile_id: row.id }, `Wrote allocated IPs back to network profile for subscriber ${subscriber}`);

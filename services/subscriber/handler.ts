@@ -13,7 +13,6 @@ import { decideLifecycleOrder, orderTypeOf, type LifecycleOrder } from "./decide
 import type { SubscriberDeps } from "./service.js";
 import { findPlan } from "./store/plans.js";
 import {
-  findByOrder,
   findByOrders,
   insertSubscribers,
   isSubscriberId,
@@ -135,7 +134,7 @@ function provisionOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit:
     {
       const intake = intakeOf(tx, unit);
       const key = orderKey(tenant, orderId);
-      const known = tenant.trim() === "" ? undefined : intake.looked.has(key) ? intake.known.get(key) : (await findByOrder(tx, tenant, orderId))?.subscriberId;
+      const known = tenant.trim() === "" ? undefined : intake.looked.has(key) ? intake.known.get(key) : (await findByOrders(tx, [{ tenantId: tenant, orderId }])).get(key);
       // A tenant's plans are read once per unit of work.
       const plan = tenant.trim() === "" || planId === "" ? null : await unit.get(`plan\u0000${tenant}\u0000${planId}`, () => findPlan(tx, tenant, planId));
       const decision = decideProvisionOrder({ order: message, plan, alreadyAccepted: known !== undefined }, ctx);

@@ -237,7 +237,8 @@ export async function carryOut(tx: Tx, tenantId: string, subscriberId: string, i
 }
 
 export async function heldBy(tx: Tx, tenantId: string, subscriberId: string): Promise<Held[]> {
-  return clientOf(tx)<Held[]>`select family, address, source from ipam.allocations where tenant_id = ${tenantId} and subscriber_id = ${subscriberId}`;
+  const key = { tenant_id: tenantId, subscriber_id: subscriberId };
+  return (await heldByAll(tx, [key])).get(keyString(key)) ?? [];
 }
 
 /** What each of these subscribers holds, in one statement (a subscriber holding nothing maps to []). */

@@ -1,9 +1,10 @@
 // Network profile storage (the seed's SubscriberNetworkProfileService). Every function takes the
 // tenant and filters by it: one tenant never reads or changes another's profiles.
-import { and, eq, inArray, isNull, ne, sql as dsql, type SQL } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql as dsql, type SQL } from "drizzle-orm";
 import type { FiberNetworkConfig } from "../../../schemas/generated/events.js";
 import { clientOf, type Db } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
+import { keyString } from "../../../shared/reactor.js";
 import type { IpWriteback } from "../decide.js";
 import { subscriberNetworkProfiles as p } from "./schema.js";
 
@@ -111,24 +112,14 @@ export async function storeProfile(tx: Tx, tenantId: string, subscriberId: strin
   return fromRaw(row);
 }
 
-/** writebackIps as one plain statement, for the handler. */
-export async function storeWriteback(tx: Tx, tenantId: string, subscriberId: string, ips: IpWriteback): Promise<ProfileRow | null> {
-  const [row] = await clientOf(tx)<RawRow[]>`
+/** Writes dynamically allocated IPs to the live profile; null when there is none. */
+export async function writebackIps(db: Executor, tenantId: string, subscriberId: string, ips: IpWriteback): Promise<ProfileRow | null> {
+  const [row] = await clientOf(db)<RawRow[]>`
     update profile.subscriber_network_profiles
        set static_ipv4 = ${ips.static_ipv4}, static_ipv6 = ${ips.static_ipv6}, delegated_ipv6_prefix = ${ips.delegated_ipv6_prefix}, updated_at = now()
      where tenant_id = ${tenantId} and subscriber_id = ${subscriberId} and deleted_at is null
     returning *`;
   return row ? fromRaw(row) : null;
-}
-
-/** Writes dynamically allocated IPs to the live profile; null when there is none. */
-export async function writebackIps(db: Executor, tenantId: string, subscriberId: string, ips: IpWriteback): Promise<ProfileRow | null> {
-  const rows = await db
-    .update(p)
-    .set({ staticIpv4: ips.static_ipv4, staticIpv6: ips.static_ipv6, delegatedIpv6Prefix: ips.delegated_ipv6_prefix, updatedAt: new Date() })
-    .where(and(ofSubscriber(tenantId, subscriberId), isNull(p.deletedAt)))
-    .returning();
-  return rows[0] ?? null;
 }
 
 /** Sets deleted_at on the live profile, keeping VLANs, IPs and Option 82 for audit; null when there is none. */
@@ -157,13 +148,13 @@ export async function getBySubscriber(
 export async function profilesOf(db: Executor, keys: ReadonlyArray<{ readonly tenant_id: string; readonly subscriber_id: string }>): Promise<Map<string, ProfileRow>> {
   const out = new Map<string, ProfileRow>();
   if (keys.length === 0) return out;
-  const wanted = new Set(keys.map((k) => `${k.tenant_id}\u0000${k.subscriber_id}`));
+  const wanted = new Set(keys.map(keyString));
   const rows = await db
     .select()
     .from(p)
     .where(and(inArray(p.subscriberId, [...new Set(keys.map((k) => k.subscriber_id))]), inArray(p.tenantId, [...new Set(keys.map((k) => k.tenant_id))])));
   for (const r of rows) {
-    const ks = `${r.tenantId}\u0000${r.subscriberId}`;
+    const ks = keyString({ tenant_id: r.tenantId, subscriber_id: r.subscriberId });
     if (wanted.has(ks)) out.set(ks, r);
   }
   return out;
@@ -187,19 +178,6 @@ export async function qinqPairHolders(
 
 /** Another live subscriber of the tenant whose QinQ profile holds the (S-VLAN, C-VLAN) pair. */
 export async function qinqPairOwner(db: Executor, tenantId: string, serviceVlan: number, innerVlan: number, exceptSubscriber: string): Promise<string | null> {
-  const rows = await db
-    .select({ subscriberId: p.subscriberId })
-    .from(p)
-    .where(
-      and(
-        eq(p.tenantId, tenantId),
-        eq(p.serviceVlan, serviceVlan),
-        eq(p.innerVlan, innerVlan),
-        eq(p.qinqEnabled, true),
-        isNull(p.deletedAt),
-        ne(p.subscriberId, exceptSubscriber),
-      ),
-    )
-    .limit(1);
-  return rows[0]?.subscriberId ?? null;
+  const holders = await qinqPairHolders(db, [{ tenantId, serviceVlan, innerVlan }]);
+  return holders.find((h) => h.subscriberId !== exceptSubscriber)?.subscriberId ?? null;
 }

@@ -1,19 +1,19 @@
 // Reads and writes of the radius schema. Every query filters by tenant; the FreeRADIUS rows of
 // an account are written and removed together, in the caller's transaction.
-import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { clientOf, type Db } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
+import { keyString } from "../../../shared/reactor.js";
 import { planGroupName, planReplyItems, rejectItem, type AccountState, type PlanConfig, type RadiusItem, type SuspendMode, type SuspensionPolicy } from "../decide.js";
-import { accounts, nasDevices, plans, radacct, radcheck, radgroupreply, radreply, radusergroup, suspensionPolicies, type CoaKind } from "./schema.js";
+import { accounts, nasDevices, plans, radcheck, radgroupreply, radreply, radusergroup, suspensionPolicies, type CoaKind } from "./schema.js";
 
 // The account reads and writes of every provisioning are written as plain statements (drizzle's
 // `sql`), not through the query builder, whose building cost more CPU than PostgreSQL spent on
 // them (docs/PERFORMANCE.md).
 
 export async function findAccount(tx: Tx, tenantId: string, subscriberId: string): Promise<AccountState | null> {
-  const [row] = await tx.execute<{ username: string; status: AccountState["status"]; plan_group: string; suspend_mode: SuspendMode | null }>(sql`
-    select username, status, plan_group, suspend_mode from ${accounts} where tenant_id = ${tenantId} and subscriber_id = ${subscriberId}`);
-  return row ? { username: row.username, status: row.status, planGroup: row.plan_group, suspendMode: row.suspend_mode } : null;
+  const key = { tenant_id: tenantId, subscriber_id: subscriberId };
+  return (await accountsOf(tx, [key])).get(keyString(key)) ?? null;
 }
 
 /** The accounts of these subscribers, in one statement: tenant\0subscriber → account (none: absent). */
@@ -25,7 +25,7 @@ export async function accountsOf(tx: Tx, keys: ReadonlyArray<{ readonly tenant_i
       from radius.accounts a
       join jsonb_to_recordset(${JSON.stringify(keys.map((k) => ({ tenant_id: k.tenant_id, subscriber_id: k.subscriber_id })))}::jsonb) as k(tenant_id text, subscriber_id text)
         on a.tenant_id = k.tenant_id and a.subscriber_id = k.subscriber_id`;
-  for (const r of rows) out.set(`${r.tenant_id}\u0000${r.subscriber_id}`, { username: r.username, status: r.status, planGroup: r.plan_group, suspendMode: r.suspend_mode });
+  for (const r of rows) out.set(keyString(r), { username: r.username, status: r.status, planGroup: r.plan_group, suspendMode: r.suspend_mode });
   return out;
 }
 
@@ -235,15 +235,8 @@ export async function openSessions(tx: Tx, users: ReadonlyArray<{ readonly tenan
   return out;
 }
 
-export async function openSession(tx: Tx, tenantId: string, username: string): Promise<{ nasId: string; framedIp: string | null; sessionId: string } | null> {
-  const rows = await tx
-    .select({ nasId: nasDevices.nasId, framedIp: radacct.framedipaddress, sessionId: radacct.acctsessionid })
-    .from(radacct)
-    .innerJoin(nasDevices, and(eq(nasDevices.tenantId, tenantId), eq(sql`${nasDevices.address}::inet`, radacct.nasipaddress)))
-    .where(and(eq(radacct.username, username), isNull(radacct.acctstoptime)))
-    .orderBy(desc(radacct.acctstarttime))
-    .limit(1);
-  return rows[0] ?? null;
+export async function openSession(tx: Tx, tenantId: string, username: string): Promise<OpenSession | null> {
+  return (await openSessions(tx, [{ tenantId, username }])).get(`${tenantId}\u0000${username}`) ?? null;
 }
 
 // ---- CoA / Disconnect requests -----------------------------------------------------------------

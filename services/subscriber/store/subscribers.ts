@@ -23,11 +23,6 @@ export const toTracked = (r: SubscriberRow): Tracked => ({
   pending: r.pendingOrder ?? null,
 });
 
-export async function findByOrder(db: Executor, tenantId: string, orderId: string): Promise<SubscriberRow | undefined> {
-  const [row] = await db.select().from(subscribers).where(and(eq(subscribers.tenantId, tenantId), eq(subscribers.orderId, orderId)));
-  return row;
-}
-
 /** Which of these orders (tenant, order id) the tenant already accepted, with their subscriber: one statement for a unit of work. */
 export async function findByOrders(tx: Tx, orders: ReadonlyArray<{ readonly tenantId: string; readonly orderId: string }>): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -181,12 +176,8 @@ export async function lockStale(tx: Tx, before: Date, limit: number, tenants: re
 }
 
 /** True when the tenant already accepted a lifecycle order with this id. */
-export async function lifecycleOrderAccepted(db: Executor, tenantId: string, orderId: string): Promise<boolean> {
-  const rows = await db
-    .select({ orderId: lifecycleOrders.orderId })
-    .from(lifecycleOrders)
-    .where(and(eq(lifecycleOrders.tenantId, tenantId), eq(lifecycleOrders.orderId, orderId)));
-  return rows.length > 0;
+export async function lifecycleOrderAccepted(tx: Tx, tenantId: string, orderId: string): Promise<boolean> {
+  return (await lifecycleOrdersAccepted(tx, [{ tenantId, orderId }])).has(orderKey(tenantId, orderId));
 }
 
 /** Which of these lifecycle orders (tenant, order id) the tenant already accepted: one statement for a unit of work. */
