@@ -57,7 +57,7 @@ export interface DeferredStates {
   /** Forgets every held state without writing it (their events are delivered again). */
   discard(): void;
   /** A rebalance: states kept in memory as written may have been changed by another member since. */
-  invalidate?(): void;
+  invalidate(): void;
 }
 
 export interface RetryPolicy {
@@ -242,7 +242,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     const assigned = e.payload.memberAssignment;
     for (const [key, p] of positions) if (!assigned[p.topic]?.includes(p.partition)) positions.delete(key);
     if (deferred) {
-      deferred.invalidate?.();
+      deferred.invalidate();
       rebalanced = true;
       requestStates();
     }

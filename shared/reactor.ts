@@ -214,7 +214,7 @@ export function byTopic(reactors: Readonly<Record<string, BatchReactor>>): Batch
               for (const d of withDeferred) await d.flush();
             },
             discard: () => withDeferred.forEach((d) => d.discard()),
-            invalidate: () => withDeferred.forEach((d) => d.invalidate?.()),
+            invalidate: () => withDeferred.forEach((d) => d.invalidate()),
           },
     accepts: (type, topic) => reactors[topic]?.accepts(type, topic) ?? false,
     run: async (items) => {
