@@ -26,6 +26,18 @@ pg_create_database() {
   fi
 }
 
+# The services' inbox, outbox and state tables are updated and deleted from all day: without
+# autovacuum their dead rows pile up, their statistics stay those of an empty table, and reads
+# that should touch a few rows touch thousands (docs/PERFORMANCE.md). A server with autovacuum
+# off (this machine's CI configuration) gets it turned on; PG_KEEP_SETTINGS=1 leaves it alone.
+pg_autovacuum_on() {
+  [[ ${PG_KEEP_SETTINGS:-0} == 1 ]] && return 0
+  if [[ $(psql_do -d postgres -Atc "SHOW autovacuum") != on ]]; then
+    psql_do -d postgres -c "ALTER SYSTEM SET autovacuum = on" -c "SELECT pg_reload_conf()" >/dev/null
+    log "postgres: autovacuum was off on this server; turned on (ALTER SYSTEM, reloaded; PG_KEEP_SETTINGS=1 to leave it)"
+  fi
+}
+
 # Sets PG_STARTUP to the seconds it took (when it had to be started) or "already running".
 postgres_up() {
   local start
@@ -39,6 +51,7 @@ postgres_up() {
     PG_STARTUP="$(seconds_since "$start")s"
   fi
   pg_create_database "$PGDATABASE_DEMO"
+  pg_autovacuum_on
   # The registry keeps its tables in a schema of its own (its names would clash with ours).
   psql_do -d "$PGDATABASE_DEMO" -c "CREATE SCHEMA IF NOT EXISTS $REGISTRY_DB_SCHEMA"
   log "postgres: ready on $PG_ADDRESS (database $PGDATABASE_DEMO)"

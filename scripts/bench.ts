@@ -205,12 +205,18 @@ async function runMode(mode: "processes" | "all-in-one", offset: number): Promis
     if (RATE_N > 0) {
       const paced = orders(offset + WARMUP + N, RATE_N);
       const ids = paced.map((o) => o.data.order_id);
-      await desk.placeAtRate(paced, RATE);
-      await desk.waitFor(ids, 120_000);
+      const mr = meters([...running.children].map(([name, c]) => [name, c.pid ?? 0] as const));
+      if (opts.pgStats) await pgStats("reset");
+      await measure(mr, async () => {
+        await desk.placeAtRate(paced, RATE);
+        await desk.waitFor(ids, 120_000);
+      });
       const lat = latencies(desk, ids);
       p99 = percentile(lat, 0.99);
       console.log(`latency: ${RATE_N} orders offered at ${RATE}/s`);
       console.log(`  order -> outcome: p50 ${percentile(lat, 0.5)} ms, p95 ${percentile(lat, 0.95)} ms, p99 ${p99} ms`);
+      printCpu(mr, RATE_N);
+      if (opts.pgStats) await pgStats("print", RATE_N);
     }
 
     let suspendPerSec: number | null = null;

@@ -251,11 +251,12 @@ export function viewStore<S>(table: SubscriberStateTable, initial: S) {
     async load(tx: Tx, keys: readonly SubscriberKey[]): Promise<Map<string, Positioned<ViewRecord<S>>>> {
       const out = new Map<string, Positioned<ViewRecord<S>>>();
       if (keys.length === 0) return out;
+      // One index lookup per key whatever the statistics say: `offset 0` keeps PostgreSQL from flattening
+      // the lateral subquery into a hash join over the whole table (docs/decisions.md, "Reads by key").
       const rows = await tx.execute<{ tenant_id: string; subscriber_id: string; view: StoredView | SubscriberView | null; state: S | null; at_partition: number | null; at_offset: string | null }>(sql`
         select s.tenant_id, s.subscriber_id, s.view, s.state, s.at_partition, s.at_offset
-        from ${table} s
-        join jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as k(tenant_id text, subscriber_id text)
-          on s.tenant_id = k.tenant_id and s.subscriber_id = k.subscriber_id`);
+        from jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) as k(tenant_id text, subscriber_id text)
+        cross join lateral (select * from ${table} s where s.tenant_id = k.tenant_id and s.subscriber_id = k.subscriber_id offset 0) s`);
       for (const r of rows) {
         const at = r.at_partition === null || r.at_offset === null ? null : { partition: r.at_partition, offset: BigInt(r.at_offset) };
         const view = r.view === null ? null : viewFromStored(r.view);

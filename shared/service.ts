@@ -71,6 +71,9 @@ export async function runService<S extends z.ZodRawShape>(
   };
   const { sql, db } = connect(config.DATABASE_URL, { application: def.name });
   await step("migrations_ms", () => migrateSchema(config.DATABASE_URL, def.tables.schema.schemaName ?? def.name, def.migrationsFolder));
+  // The inbox, outbox and state tables churn: without autovacuum their reads slow down by the day.
+  const [vacuum] = await sql<{ autovacuum: string }[]>`show autovacuum`;
+  if (vacuum?.autovacuum !== "on") logger.warn("PostgreSQL has autovacuum off: this service's inbox, outbox and state tables will bloat and its reads slow down; turn autovacuum on");
   const codec = createCodec(config.SCHEMA_REGISTRY_URL, catalog);
   await step("schemas_ms", () => codec.registerAll());
   const kafka = createKafka(config.KAFKA_BROKERS, def.name, logger);

@@ -15,7 +15,7 @@ import { keyString, type SubscriberKey } from "../../../shared/reactor.js";
 import type { Failure, Held, PlanItem, PoolInfo, Source } from "../decide.js";
 import { addressToIndex, geometry, indexToAddress, mergeRanges, skipExcluded, type Family, type IndexRange } from "../domain/addresses.js";
 import { excludedRanges, type PoolRow } from "./pools.js";
-import { allocations, pools } from "./schema.js";
+import { allocations } from "./schema.js";
 
 /** A business failure met while carrying out a plan; thrown to roll back the savepoint. */
 export class AllocationFailure extends Error {
@@ -65,9 +65,30 @@ export class Cursors {
 
   constructor(private readonly tx: Tx) {}
 
-  /** Locks the pools of these dynamic items now, in the unit's transaction, in the given order. */
+  /**
+   * Locks the pools of these dynamic items now, in the unit's transaction, in the plan's order,
+   * all in one statement that also reads each pool's reserved ranges and whether its free list
+   * holds anything (so the first plan of a unit can be bound at the cursors in one insert too).
+   */
   async prepare(tenantId: string, items: readonly PlanItem[]): Promise<void> {
-    for (const item of items) if (item.kind === "dynamic") await this.entry(tenantId, item.pool);
+    const wanted = [...new Set(items.flatMap((i) => (i.kind === "dynamic" ? [i.pool.id] : [])))].filter((id) => !this.known(tenantId, id));
+    if (wanted.length === 0) return;
+    const rows = await clientOf(this.tx)<Array<{ id: string; next_index: string; excluded: Array<{ first: string; last: string }>; has_released: boolean }>>`
+      select p.id, p.next_index::text as next_index,
+             (select coalesce(json_agg(json_build_object('first', r.first_index::text, 'last', r.last_index::text)), '[]'::json)
+                from ipam.reserved r where r.tenant_id = p.tenant_id and r.pool_id = p.id) as excluded,
+             exists (select 1 from ipam.released f where f.tenant_id = p.tenant_id and f.pool_id = p.id) as has_released
+        from ipam.pools p
+       where p.tenant_id = ${tenantId} and p.id = any(${wanted}::text[])
+       order by array_position(${wanted}::text[], p.id)
+         for update of p`;
+    for (const id of wanted) {
+      const r = rows.find((x) => x.id === id);
+      if (!r) throw new Error(`pool ${id} vanished`);
+      const cursor = BigInt(r.next_index);
+      const excluded = mergeRanges(r.excluded.map((x) => ({ first: BigInt(x.first), last: BigInt(x.last) })));
+      this.pools.set(`${tenantId}\u0000${id}`, { tenantId, poolId: id, cursor, written: cursor, excluded, freeListEmpty: !r.has_released });
+    }
   }
 
   /** The pool's entry if this unit of work already locked it. */
@@ -76,18 +97,11 @@ export class Cursors {
   }
 
   async entry(tenantId: string, pool: PoolInfo) {
-    const key = `${tenantId}\u0000${pool.id}`;
-    const known = this.pools.get(key);
+    const known = this.known(tenantId, pool.id);
     if (known) return known;
-    const [locked] = await this.tx
-      .select({ nextIndex: pools.nextIndex })
-      .from(pools)
-      .where(and(eq(pools.tenantId, tenantId), eq(pools.id, pool.id)))
-      .for("update");
-    if (!locked) throw new Error(`pool ${pool.id} vanished`);
-    const excluded = mergeRanges(await excludedRanges(this.tx, tenantId, pool.id));
-    const e = { tenantId, poolId: pool.id, cursor: locked.nextIndex, written: locked.nextIndex, excluded, freeListEmpty: false };
-    this.pools.set(key, e);
+    await this.prepare(tenantId, [{ kind: "dynamic", family: pool.family, pool }]);
+    const e = this.known(tenantId, pool.id);
+    if (!e) throw new Error(`pool ${pool.id} vanished`);
     return e;
   }
 
@@ -106,12 +120,15 @@ export class Cursors {
 
   /** Writes the moved cursors back (before a release, which compares units with them, and before commit). */
   async flush(): Promise<void> {
-    for (const e of this.pools.values()) {
-      e.freeListEmpty = false;
-      if (e.cursor === e.written) continue;
-      await this.tx.update(pools).set({ nextIndex: e.cursor }).where(and(eq(pools.tenantId, e.tenantId), eq(pools.id, e.poolId)));
-      e.written = e.cursor;
-    }
+    const moved = [...this.pools.values()].filter((e) => e.cursor !== e.written);
+    for (const e of this.pools.values()) e.freeListEmpty = false;
+    if (moved.length === 0) return;
+    await clientOf(this.tx)`
+      update ipam.pools p set next_index = x.next_index::numeric
+        from jsonb_to_recordset(${JSON.stringify(moved.map((e) => ({ tenant_id: e.tenantId, id: e.poolId, next_index: e.cursor.toString() })))}::jsonb)
+          as x(tenant_id text, id text, next_index text)
+       where p.tenant_id = x.tenant_id and p.id = x.id`;
+    for (const e of moved) e.written = e.cursor;
   }
 }
 
@@ -245,11 +262,12 @@ export async function heldBy(tx: Tx, tenantId: string, subscriberId: string): Pr
 export async function heldByAll(tx: Tx, keys: readonly SubscriberKey[]): Promise<Map<string, Held[]>> {
   const out = new Map<string, Held[]>(keys.map((k) => [keyString(k), []]));
   if (keys.length === 0) return out;
+  // One index lookup per key whatever the statistics say: `offset 0` keeps PostgreSQL from flattening
+  // the lateral subquery into a hash join over the whole table (docs/decisions.md, "Reads by key").
   const rows = await clientOf(tx)<Array<Held & SubscriberKey>>`
     select a.tenant_id, a.subscriber_id, a.family, a.address, a.source
-      from ipam.allocations a
-      join jsonb_to_recordset(${JSON.stringify(keys.map((k) => ({ tenant_id: k.tenant_id, subscriber_id: k.subscriber_id })))}::jsonb) as k(tenant_id text, subscriber_id text)
-        on a.tenant_id = k.tenant_id and a.subscriber_id = k.subscriber_id`;
+      from jsonb_to_recordset(${JSON.stringify(keys.map((k) => ({ tenant_id: k.tenant_id, subscriber_id: k.subscriber_id })))}::jsonb) as k(tenant_id text, subscriber_id text)
+      cross join lateral (select * from ipam.allocations a where a.tenant_id = k.tenant_id and a.subscriber_id = k.subscriber_id offset 0) a`;
   for (const r of rows) out.get(keyString(r))?.push({ family: r.family, address: r.address, source: r.source });
   return out;
 }

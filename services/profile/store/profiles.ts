@@ -166,13 +166,17 @@ export async function qinqPairHolders(
   pairs: ReadonlyArray<{ readonly tenantId: string; readonly serviceVlan: number; readonly innerVlan: number }>,
 ): Promise<Array<{ tenantId: string; serviceVlan: number; innerVlan: number; subscriberId: string }>> {
   if (pairs.length === 0) return [];
+  // One index lookup per key whatever the statistics say: `offset 0` keeps PostgreSQL from flattening
+  // the lateral subquery into a hash join over the whole table (docs/decisions.md, "Reads by key").
   const rows = await db.execute<{ tenant_id: string; service_vlan: number; inner_vlan: number; subscriber_id: string }>(dsql`
     select p.tenant_id, p.service_vlan, p.inner_vlan, p.subscriber_id
-      from ${p} p
-      join jsonb_to_recordset(${JSON.stringify(pairs.map((x) => ({ tenant_id: x.tenantId, service_vlan: x.serviceVlan, inner_vlan: x.innerVlan })))}::jsonb)
+      from jsonb_to_recordset(${JSON.stringify(pairs.map((x) => ({ tenant_id: x.tenantId, service_vlan: x.serviceVlan, inner_vlan: x.innerVlan })))}::jsonb)
         as k(tenant_id text, service_vlan int, inner_vlan int)
-        on p.service_vlan = k.service_vlan and p.inner_vlan = k.inner_vlan and p.tenant_id = k.tenant_id
-     where p.qinq_enabled and p.deleted_at is null`);
+      cross join lateral (
+        select * from ${p} p
+         where p.tenant_id = k.tenant_id and p.service_vlan = k.service_vlan and p.inner_vlan = k.inner_vlan
+           and p.qinq_enabled and p.deleted_at is null and p.service_vlan is not null and p.inner_vlan is not null
+        offset 0) p`);
   return rows.map((r) => ({ tenantId: r.tenant_id, serviceVlan: r.service_vlan, innerVlan: r.inner_vlan, subscriberId: r.subscriber_id }));
 }
 

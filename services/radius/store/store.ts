@@ -20,11 +20,12 @@ export async function findAccount(tx: Tx, tenantId: string, subscriberId: string
 export async function accountsOf(tx: Tx, keys: ReadonlyArray<{ readonly tenant_id: string; readonly subscriber_id: string }>): Promise<Map<string, AccountState>> {
   const out = new Map<string, AccountState>();
   if (keys.length === 0) return out;
+  // One index lookup per key whatever the statistics say: `offset 0` keeps PostgreSQL from flattening
+  // the lateral subquery into a hash join over the whole table (docs/decisions.md, "Reads by key").
   const rows = await clientOf(tx)<{ tenant_id: string; subscriber_id: string; username: string; status: AccountState["status"]; plan_group: string; suspend_mode: SuspendMode | null }[]>`
     select a.tenant_id, a.subscriber_id, a.username, a.status, a.plan_group, a.suspend_mode
-      from radius.accounts a
-      join jsonb_to_recordset(${JSON.stringify(keys.map((k) => ({ tenant_id: k.tenant_id, subscriber_id: k.subscriber_id })))}::jsonb) as k(tenant_id text, subscriber_id text)
-        on a.tenant_id = k.tenant_id and a.subscriber_id = k.subscriber_id`;
+      from jsonb_to_recordset(${JSON.stringify(keys.map((k) => ({ tenant_id: k.tenant_id, subscriber_id: k.subscriber_id })))}::jsonb) as k(tenant_id text, subscriber_id text)
+      cross join lateral (select * from radius.accounts a where a.tenant_id = k.tenant_id and a.subscriber_id = k.subscriber_id offset 0) a`;
   for (const r of rows) out.set(keyString(r), { username: r.username, status: r.status, planGroup: r.plan_group, suspendMode: r.suspend_mode });
   return out;
 }

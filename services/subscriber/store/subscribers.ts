@@ -27,11 +27,12 @@ export const toTracked = (r: SubscriberRow): Tracked => ({
 export async function findByOrders(tx: Tx, orders: ReadonlyArray<{ readonly tenantId: string; readonly orderId: string }>): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (orders.length === 0) return out;
+  // One index lookup per key whatever the statistics say: `offset 0` keeps PostgreSQL from flattening
+  // the lateral subquery into a hash join over the whole table (docs/decisions.md, "Reads by key").
   const rows = await clientOf(tx)<{ tenant_id: string; order_id: string; subscriber_id: string }[]>`
     select s.tenant_id, s.order_id, s.subscriber_id::text as subscriber_id
-      from subscriber.subscribers s
-      join jsonb_to_recordset(${JSON.stringify(orders.map((o) => ({ tenant_id: o.tenantId, order_id: o.orderId })))}::jsonb) as k(tenant_id text, order_id text)
-        on s.order_id = k.order_id and s.tenant_id = k.tenant_id`;
+      from jsonb_to_recordset(${JSON.stringify(orders.map((o) => ({ tenant_id: o.tenantId, order_id: o.orderId })))}::jsonb) as k(tenant_id text, order_id text)
+      cross join lateral (select * from subscriber.subscribers s where s.tenant_id = k.tenant_id and s.order_id = k.order_id offset 0) s`;
   for (const r of rows) out.set(orderKey(r.tenant_id, r.order_id), r.subscriber_id);
   return out;
 }
@@ -183,11 +184,12 @@ export async function lifecycleOrderAccepted(tx: Tx, tenantId: string, orderId: 
 /** Which of these lifecycle orders (tenant, order id) the tenant already accepted: one statement for a unit of work. */
 export async function lifecycleOrdersAccepted(tx: Tx, orders: ReadonlyArray<{ readonly tenantId: string; readonly orderId: string }>): Promise<Set<string>> {
   if (orders.length === 0) return new Set();
+  // One index lookup per key whatever the statistics say: `offset 0` keeps PostgreSQL from flattening
+  // the lateral subquery into a hash join over the whole table (docs/decisions.md, "Reads by key").
   const rows = await clientOf(tx)<{ tenant_id: string; order_id: string }[]>`
     select o.tenant_id, o.order_id
-      from subscriber.lifecycle_orders o
-      join jsonb_to_recordset(${JSON.stringify(orders.map((x) => ({ tenant_id: x.tenantId, order_id: x.orderId })))}::jsonb) as k(tenant_id text, order_id text)
-        on o.tenant_id = k.tenant_id and o.order_id = k.order_id`;
+      from jsonb_to_recordset(${JSON.stringify(orders.map((x) => ({ tenant_id: x.tenantId, order_id: x.orderId })))}::jsonb) as k(tenant_id text, order_id text)
+      cross join lateral (select * from subscriber.lifecycle_orders o where o.tenant_id = k.tenant_id and o.order_id = k.order_id offset 0) o`;
   return new Set(rows.map((r) => orderKey(r.tenant_id, r.order_id)));
 }
 
