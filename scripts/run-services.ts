@@ -24,19 +24,21 @@ export function compiledEntry(entry: string): string {
 
 /**
  * Node flags for a service process: stack traces mapped back to the .ts sources, a young
- * generation of 8 MB, with SERVICE_HEAP_MB a cap on the old generation, plus
- * SERVICE_NODE_ARGS, extra flags for every service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+ * generation of 8 MB, a cap on the old generation (SERVICE_HEAP_MB: 512 MB for a service
+ * process, 1024 for the all-in-one process, `off` for none), plus SERVICE_NODE_ARGS, extra flags
+ * for every service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
-export function serviceNodeArgs(env: Readonly<Record<string, string | undefined>> = process.env): string[] {
+export function serviceNodeArgs(env: Readonly<Record<string, string | undefined>> = process.env, allInOne = false): string[] {
   // An 8 MB young generation (Node 20 lets it grow to 16 MB): the same CPU and throughput in
   // `npm run bench`, 10-20 MB less peak RSS per service (docs/PERFORMANCE.md).
   const args = ["--enable-source-maps", "--max-semi-space-size=8"];
   // A cap, even a generous one, makes V8 grow the heap by a smaller factor before it collects:
-  // with 512, peak RSS per service fell from about 155 to 120 MB for about 8 % of throughput
-  // (docs/PERFORMANCE.md). Off by default; the heap never comes near the cap.
-  const heap = env.SERVICE_HEAP_MB?.trim();
-  if (heap) {
-    if (!/^\d+$/.test(heap) || Number(heap) < 64) throw new Error(`SERVICE_HEAP_MB must be a whole number of MB, 64 or more, not ${JSON.stringify(heap)}`);
+  // with 512, peak RSS per service falls from 115-180 MB to about 105-120 MB, and the all-in-one
+  // process's from about 320 to 190 with 1024, for a few per cent of throughput
+  // (docs/PERFORMANCE.md). The heap never comes near the cap.
+  const heap = env.SERVICE_HEAP_MB?.trim() || (allInOne ? "1024" : "512");
+  if (heap !== "off") {
+    if (!/^\d+$/.test(heap) || Number(heap) < 64) throw new Error(`SERVICE_HEAP_MB must be a whole number of MB, 64 or more, or off, not ${JSON.stringify(heap)}`);
     args.push(`--max-old-space-size=${heap}`);
   }
   return [...args, ...(env.SERVICE_NODE_ARGS ?? "").split(" ").filter(Boolean)];
@@ -71,7 +73,7 @@ export function startServices(names: readonly ServiceName[], env: Record<string,
     ? [["all-in-one", compiledEntry("scripts/all-in-one.ts"), { ALL_IN_ONE_SERVICES: names.join(",") }]]
     : names.map((name) => [name, compiledEntry(`services/${name}/main.ts`), { HTTP_PORT: String(servicePorts[name]) }] as const);
   for (const [name, entry, own] of entries) {
-    const child = spawn(process.execPath, [...serviceNodeArgs(), entry], {
+    const child = spawn(process.execPath, [...serviceNodeArgs(process.env, allInOne), entry], {
       cwd: repoRoot,
       env: { ...process.env, ...own, ...env },
       stdio: ["ignore", "pipe", "pipe"],
