@@ -32,7 +32,7 @@ const program = new Command()
   .option("--no-suspend", "skip the mass suspension and resumption")
   .option("--no-direct", "skip the direct limit (and so the ratio)")
   .option("--no-ipam", "skip the IPAM allocation benchmark")
-  .option("--pg-stats", "print PostgreSQL's top statements of each burst (needs pg_stat_statements loaded)")
+  .option("--pg-stats", "print PostgreSQL's top statements of each burst and rate run (needs pg_stat_statements loaded)")
   .parse();
 const opts = program.opts<{ n: string; rate: string; rateSeconds: string; warmup: string; mode: string; suspend: boolean; direct: boolean; ipam: boolean; pgStats?: boolean }>();
 const N = Number(opts.n);
