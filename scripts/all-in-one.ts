@@ -13,6 +13,7 @@ import { definition as projection } from "../services/projection/service.js";
 import { definition as radius } from "../services/radius/service.js";
 import { definition as subscriber } from "../services/subscriber/service.js";
 import { createLogger } from "../shared/logger.js";
+import { onParentGone } from "../shared/parent.js";
 import { runService, type RunningService } from "../shared/service.js";
 import { servicePorts, type ServiceName } from "./run-services.js";
 
@@ -45,11 +46,15 @@ export async function startAllInOne(
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const log = createLogger("all-in-one");
   let running: Awaited<ReturnType<typeof startAllInOne>> | undefined;
-  let signalled = false;
-  const shutdown = (signal: string) => {
-    signalled = true;
-    log.info({ signal }, "stopping every service");
-    void (running?.stop() ?? Promise.resolve()).then(
+  let stopping: string | undefined;
+  // A signal during start-up stops the services once they are up.
+  const shutdown = (why: string) => {
+    stopping ??= why;
+    const r = running;
+    if (!r) return;
+    running = undefined;
+    log.info({ signal: why }, "stopping every service");
+    r.stop().then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, "shutdown failed");
@@ -58,12 +63,14 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     );
   };
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => shutdown(sig));
+  // Started by a launcher: stop when it is gone.
+  onParentGone(() => shutdown("launcher gone"));
   const only = (process.env.ALL_IN_ONE_SERVICES ?? "").split(",").filter(Boolean) as ServiceName[];
   startAllInOne(process.env, only.length > 0 ? only : undefined).then(
     (r) => {
       running = r;
       log.info({ services: [...r.services.keys()] }, "all services started in one process");
-      if (signalled) shutdown("SIGTERM");
+      if (stopping) shutdown(stopping);
     },
     (err: unknown) => {
       log.fatal({ err }, err instanceof Error ? err.message : String(err));

@@ -13,4 +13,4 @@ if [[ -f .stack/stack.env ]]; then set -a; source .stack/stack.env; set +a; fi
 echo
 bash infra/stack.sh status
 echo
-node --enable-source-maps dist/scripts/demo.js
+exec node --enable-source-maps dist/scripts/demo.js

@@ -10,6 +10,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
+import { onParentGone, parentPidVariable } from "../shared/parent.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository, whether this module runs compiled (dist/scripts/) or from source (scripts/, under vitest or tsx). */
@@ -75,7 +76,8 @@ export function startServices(names: readonly ServiceName[], env: Record<string,
   for (const [name, entry, own] of entries) {
     const child = spawn(process.execPath, [...serviceNodeArgs(process.env, allInOne), entry], {
       cwd: repoRoot,
-      env: { ...process.env, ...own, ...env },
+      // A child stops by itself when this launcher is gone (shared/parent.ts).
+      env: { ...process.env, ...own, ...env, [parentPidVariable]: String(process.pid) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     for (const stream of [child.stdout, child.stderr]) {
@@ -120,9 +122,14 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const allInOne = program.opts<{ allInOne?: boolean }>().allInOne === true;
   const running = startServices(names, {}, false, allInOne);
   console.log(`started${allInOne ? " in one process" : ""}: ${names.map((n) => `${n} (http://127.0.0.1:${servicePorts[n]})`).join(", ")}`);
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => {
-      void running.stop().then(() => process.exit(0));
-    });
-  }
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    void running.stop().then(() => process.exit(0));
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, stop);
+  // npm (or the shell) that started us killed outright: stop the services too. They also stop by
+  // themselves if this process is killed outright.
+  onParentGone(stop, { [parentPidVariable]: String(process.ppid) });
 }

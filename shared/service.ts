@@ -8,6 +8,7 @@ import { createCodec, type Codec } from "./codec.js";
 import { loadConfig, type BaseConfig } from "./config.js";
 import { startConsumer, type BatchReactor, type RunningConsumer } from "./consumer.js";
 import { connect, migrateSchema, type Db, type Sql } from "./db.js";
+import { onParentGone } from "./parent.js";
 import { startHealthServer, type HealthServer, type RouteHandler } from "./health.js";
 import { newId } from "./ids.js";
 import { createKafka, createProducer } from "./kafka.js";
@@ -155,7 +156,7 @@ export function main<S extends z.ZodRawShape>(def: ServiceDefinition<S>): void {
   let signalled: string | undefined;
   let running: RunningService | undefined;
   const shutdown = (svc: RunningService, signal: string) => {
-    svc.deps.logger.info({ signal }, "signal received");
+    svc.deps.logger.info({ signal }, "stopping");
     svc.stop().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -164,12 +165,14 @@ export function main<S extends z.ZodRawShape>(def: ServiceDefinition<S>): void {
       },
     );
   };
-  for (const sig of ["SIGTERM", "SIGINT"] as const) {
-    process.once(sig, () => {
-      signalled = sig;
-      if (running) shutdown(running, sig);
-    });
-  }
+  const stopOn = (why: string) => {
+    if (signalled) return;
+    signalled = why;
+    if (running) shutdown(running, why);
+  };
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stopOn(sig));
+  // Started by a launcher (npm run services, the demo, the benchmark): stop when it is gone.
+  onParentGone(() => stopOn("launcher gone"));
   runService(def).then(
     (svc) => {
       running = svc as unknown as RunningService;

@@ -3,6 +3,7 @@
 // Test fixtures are not in the build: they run from their TypeScript through tsx.
 import { spawn, type ChildProcess } from "node:child_process";
 import { compiledEntry, repoRoot, serviceNodeArgs } from "../../scripts/run-services.js";
+import { parentPidVariable } from "../../shared/parent.js";
 
 /** Node arguments that run a source entry point: `services/ipam/main.ts` runs as dist/services/ipam/main.js. */
 export function nodeArgs(entry: string): string[] {
@@ -19,7 +20,8 @@ export interface Proc {
 export function startProcess(entry: string, env: Record<string, string>): Proc {
   const child = spawn(process.execPath, nodeArgs(entry), {
     cwd: repoRoot,
-    env: { ...process.env, ...env },
+    // The process stops by itself if the test run dies (shared/parent.ts).
+    env: { ...process.env, ...env, [parentPidVariable]: String(process.pid) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
