@@ -38,6 +38,8 @@ export const baseConfigSchema = z.object({
   /** Fallback interval at which the outbox relay looks for unpublished rows. */
   OUTBOX_POLL_MS: int(10, 60_000).default(1_000),
   CONSUMER_MAX_BATCH: int(1, 10_000).default(500),
+  /** A record value larger than this goes to the DLQ as too-large before it is decoded. */
+  CONSUMER_MAX_MESSAGE_BYTES: int(1024, 64 * 1024 * 1024).default(512 * 1024),
   /**
    * How long a subscriber's state changed only by events that caused nothing may stay in memory
    * before it is written (reactor.ts, deferred states); offsets are committed behind it.

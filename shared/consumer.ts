@@ -7,7 +7,7 @@
 // are processed concurrently, each in its own order.
 //
 // The error split (errors.ts):
-// - poison (undecodable, unknown, invalid, wrong topic): to the DLQ at once; the rest of the
+// - poison (too large, undecodable, unknown, invalid, wrong topic): to the DLQ at once; the rest of the
 //   batch goes on without it;
 // - transient (a dependency is away): the partition is paused and retried with capped backoff
 //   until it succeeds, however long that takes; /readyz reports the service as degraded;
@@ -87,6 +87,8 @@ export interface ConsumerOptions {
   readonly stateFlushMs?: number;
   /** Deferred states held before they are written whatever their age (STATE_MAX_DEFERRED). */
   readonly maxDeferred?: number;
+  /** A record value larger than this is poison (`too-large`), before anything decodes it (CONSUMER_MAX_MESSAGE_BYTES). */
+  readonly maxMessageBytes?: number;
 }
 
 export interface RunningConsumer {
@@ -182,6 +184,7 @@ interface Pending {
 export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
   const { kafka, producer, codec, service, retry, reactor } = opts;
   const maxBatch = opts.maxBatch ?? 500;
+  const maxMessageBytes = opts.maxMessageBytes ?? 512 * 1024;
   const contractTopics = opts.contractTopics ?? new Set(Object.values(eventTopics));
   const log = opts.logger.child({ component: "consumer", group: opts.groupId });
   const sessionTimeout = opts.sessionTimeoutMs ?? 30_000;
@@ -253,11 +256,13 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   });
 
   async function toDlq(topic: string, partition: number, message: KafkaMessage, err: PoisonMessageError, attempts: number): Promise<void> {
-    await producer.send({
-      topic: opts.dlqTopic,
-      acks: -1,
-      messages: [{ key: message.key, value: message.value, headers: dlqHeaders({ topic, partition, message }, err, service, attempts) }],
-    });
+    // The original bytes, unless they are too large to pass through Kafka again: then their
+    // first maxMessageBytes (the record itself stays in its topic, at the origin offset).
+    const size = message.value?.length ?? 0;
+    const value = size > maxMessageBytes ? (message.value?.subarray(0, maxMessageBytes) ?? null) : message.value;
+    const headers = dlqHeaders({ topic, partition, message }, err, service, attempts);
+    if (size > maxMessageBytes) headers["dlq-value-truncated-from"] = String(size);
+    await producer.send({ topic: opts.dlqTopic, acks: -1, messages: [{ key: message.key, value, headers }] });
     log.warn({ code: err.code, reason: err.message, topic, partition, offset: message.offset, dlq: opts.dlqTopic }, "message sent to the dead letter topic");
   }
 
@@ -265,6 +270,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   async function decode(topic: string, partition: number, raw: KafkaMessage): Promise<Pending | null> {
     let message: Message;
     try {
+      const size = raw.value?.length ?? 0;
+      if (size > maxMessageBytes) throw new PoisonMessageError("too-large", `the record value is ${size} bytes; at most ${maxMessageBytes} are accepted (CONSUMER_MAX_MESSAGE_BYTES)`);
       message = (await codec.decode(raw.value)).message;
       checkTopic(message, topic, contractTopics);
       checkStorable(message.data, "data");

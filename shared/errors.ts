@@ -14,6 +14,7 @@ export type PoisonCode =
   | "undecodable"
   | "invalid"
   | "wrong-topic"
+  | "too-large"
   | "retries-exhausted";
 
 export class PoisonMessageError extends Error {

@@ -106,6 +106,7 @@ export async function runService<S extends z.ZodRawShape>(
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     reactor: def.reactor(deps),
     maxBatch: config.CONSUMER_MAX_BATCH,
+    maxMessageBytes: config.CONSUMER_MAX_MESSAGE_BYTES,
     stateFlushMs: config.STATE_FLUSH_MS,
     maxDeferred: config.STATE_MAX_DEFERRED,
     retry: {

@@ -80,7 +80,7 @@ describe("consumer runner and producer side", () => {
     }
   });
 
-  it("sends garbage, an unknown record type and an unknown schema id to the DLQ with their reasons, and keeps consuming", async () => {
+  it("sends garbage, an unknown record type, an unknown schema id and an oversized value to the DLQ with their reasons, and keeps consuming", async () => {
     const dlq = await collector(dlqTopic("ledger"), `test-dlq-${run}`);
     const registry = new SchemaRegistry({ host: testEnv.SCHEMA_REGISTRY_URL });
     const mystery = await registry.register(
@@ -92,17 +92,22 @@ describe("consumer runner and producer side", () => {
     await send(inTopic, "poison", Buffer.from("this is not avro"));
     await send(inTopic, "poison", await registry.encode(mystery.id, { x: "?" }));
     await send(inTopic, "poison", unknownId);
+    // 600 KB that start like Avro: refused by size (512 KB by default), never decoded.
+    await send(inTopic, "poison", Buffer.concat([Buffer.from([0, 0, 0, 0, 1]), Buffer.alloc(600 * 1024, 0x41)]));
     const good = ipAllocated(`evt-${run}-after-poison`, `sub-${run}-2`);
     await send(inTopic, "poison", await codec.encode(inTopic, good)); // same key: same partition, after the poison
 
     const fromThisRun = () => dlq.seen.filter((s) => header(s.message, "dlq-origin-topic") === inTopic);
     await dlq.waitFor(0);
-    await expect.poll(() => fromThisRun().length, { timeout: 30_000 }).toBe(3);
+    await expect.poll(() => fromThisRun().length, { timeout: 30_000 }).toBe(4);
     await expect.poll(async () => (await effectsOf(good.meta.event_id)).length, { timeout: 30_000 }).toBe(1);
     await dlq.stop();
 
     const byCode: Record<string, KafkaMessage> = Object.fromEntries(fromThisRun().map((s) => [header(s.message, "dlq-code"), s.message]));
-    expect(Object.keys(byCode).sort()).toEqual(["not-avro", "unknown-record-type", "unknown-schema-id"]);
+    expect(Object.keys(byCode).sort()).toEqual(["not-avro", "too-large", "unknown-record-type", "unknown-schema-id"]);
+    expect(header(byCode["too-large"]!, "dlq-reason")).toContain(String(600 * 1024 + 5));
+    expect(header(byCode["too-large"]!, "dlq-value-truncated-from")).toBe(String(600 * 1024 + 5));
+    expect(byCode["too-large"]!.value?.length).toBe(512 * 1024);
     expect(header(byCode["unknown-record-type"]!, "dlq-reason")).toContain("fiber.test.Mystery");
     expect(header(byCode["unknown-schema-id"]!, "dlq-reason")).toContain(String(0x3b9ac9ff));
     for (const m of Object.values(byCode)) {
