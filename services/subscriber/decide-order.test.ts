@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { EventData, EventName, Message } from "../../schemas/generated/events.js";
 import type { EventContext } from "../../shared/messages.js";
 import { decideLifecycle, startTracking, type Tracked } from "./decide-outcome.js";
-import { decideLifecycleOrder, type LifecycleOrder, type LifecycleOrderInput } from "./decide-order.js";
+import { decideLifecycleOrder, lifecycleUnanswerable, type LifecycleOrder, type LifecycleOrderInput } from "./decide-order.js";
 import type { Plan } from "./decide.js";
 
 let seq = 0;
@@ -93,6 +93,24 @@ function expectRejected(d: ReturnType<typeof decide>, code: string, order_type: 
 }
 
 describe("rejections (nothing but OrderRejected)", () => {
+  it("given a suspension reason of 501 characters, when it comes for an active subscriber, then too_long", () => {
+    const o = orders.suspend();
+    const long = { ...o, data: { ...o.data, reason: "r".repeat(501) } } as LifecycleOrder;
+    expectRejected(decide(long, active()), "too_long", "suspend");
+  });
+
+  it("given a 100 000-character subscriber id, then unknown_subscriber quotes at most 60 characters of it", () => {
+    const o = orders.resume();
+    const d = decide({ ...o, data: { ...o.data, subscriber_id: "s".repeat(100_000) } } as LifecycleOrder, null);
+    expectRejected(d, "unknown_subscriber", "resume");
+    if (d.kind === "rejected") expect(d.reasons[0]?.message.length).toBeLessThan(120);
+  });
+
+  it("given an order id longer than 100 characters, then it can not be answered on that key (the handler dead-letters it)", () => {
+    expect(lifecycleUnanswerable(orders.terminate("t".repeat(101)))).toMatch(/order_id is 101 characters long/);
+    expect(lifecycleUnanswerable(orders.terminate("t".repeat(100)))).toBeNull();
+  });
+
   it("given no subscriber with that id in the order's tenant (unknown or another tenant's), when any order comes, then unknown_subscriber", () => {
     for (const [o, t] of [[orders.suspend(), "suspend"], [orders.resume(), "resume"], [orders.modify(), "modify"], [orders.terminate(), "terminate"]] as const) {
       expectRejected(decide(o, null), "unknown_subscriber", t);

@@ -6,7 +6,7 @@ import { follow, type EventContext } from "../../shared/messages.js";
 import type { Outgoing } from "../../shared/outbox.js";
 import { evolveView, phaseOf } from "../../shared/subscriber-view.js";
 import { topics } from "../../shared/topics.js";
-import type { Plan, Reason } from "./decide.js";
+import { fieldLimits, shown, type Plan, type Reason } from "./decide.js";
 import type { Tracked } from "./decide-outcome.js";
 
 export const lifecycleOrderTypes = ["suspend", "resume", "modify", "terminate"] as const;
@@ -54,11 +54,33 @@ export type LifecycleOrderDecision =
 const reason = (field: string | null, code: string, message: string): Reason => ({ field, code, message });
 const given = (s: string | null): string | null => (s === null || s.trim() === "" ? null : s.trim());
 
+/** The longest text a lifecycle order's fields may hold (characters); see decide.ts fieldLimits. */
+export const lifecycleFieldLimits = { order_id: fieldLimits.order_id, reason: 500, effective_date: 10 } as const;
+
+/** Why no answer can be given on the order's own key (an order id over its limit: the DLQ takes it), or null. */
+export function lifecycleUnanswerable(order: LifecycleOrder): string | null {
+  const id = order.data.order_id;
+  return id.length > lifecycleFieldLimits.order_id ? `order_id is ${id.length} characters long; at most ${lifecycleFieldLimits.order_id} are accepted` : null;
+}
+
+function lengthReasons(order: LifecycleOrder): Reason[] {
+  const out: Reason[] = [];
+  const d = order.data as { reason?: string | null; effective_date?: string | null };
+  for (const field of ["reason", "effective_date"] as const) {
+    const v = d[field];
+    const max = lifecycleFieldLimits[field];
+    if (typeof v === "string" && v.length > max) out.push(reason(field, "too_long", `${field} is ${v.length} characters long; at most ${max} are accepted`));
+  }
+  return out;
+}
+
 /** Why the order cannot be carried out, or [] when it can. */
 export function orderReasons({ order, state, plan }: Pick<LifecycleOrderInput, "order" | "state" | "plan">): Reason[] {
   const type = orderTypeOf(order);
+  const tooLong = lengthReasons(order);
+  if (tooLong.length > 0) return tooLong;
   // Unknown and another tenant's subscriber get the same answer, so nothing of another tenant leaks.
-  if (state === null) return [reason("subscriber_id", "unknown_subscriber", `no subscriber ${order.data.subscriber_id}`)];
+  if (state === null) return [reason("subscriber_id", "unknown_subscriber", `no subscriber ${shown(order.data.subscriber_id)}`)];
   const phase = phaseOf(state.view);
   if (phase === "archived" || state.status === "archived") return [reason("subscriber_id", "subscriber_archived", "the subscriber is archived")];
   if (state.pending) {
@@ -87,7 +109,7 @@ function modifyReasons(order: Message<"ModifyOrderPlaced">, state: Tracked, plan
   const planId = given(order.data.service_plan_id);
   const bw = order.data.bandwidth_mbps;
   const out: Reason[] = [];
-  if (planId !== null && plan === null) out.push(reason("service_plan_id", "unknown_plan", `plan "${planId}" is not in the tenant's catalogue`));
+  if (planId !== null && plan === null) out.push(reason("service_plan_id", "unknown_plan", `plan "${shown(planId)}" is not in the tenant's catalogue`));
   if (bw !== null && (!Number.isInteger(bw) || bw <= 0)) out.push(reason("bandwidth_mbps", "invalid_bandwidth", `bandwidth_mbps ${bw} is not a positive whole number`));
   if (out.length > 0) return out;
   const target = planChange(order, state, plan);

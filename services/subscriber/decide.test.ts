@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { EventData } from "../../schemas/generated/events.js";
 import type { EventContext } from "../../shared/messages.js";
-import { decideProvisionOrder, formatSubscriberNumber, subscriberCreated, validateOrder, type Plan, type ProvisionOrder } from "./decide.js";
+import { decideProvisionOrder, formatSubscriberNumber, subscriberCreated, unanswerable, validateOrder, type Plan, type ProvisionOrder } from "./decide.js";
 
 const plan: Plan = { plan_id: "res-100", name: "Residential 100", bandwidth_mbps: 100 };
 
@@ -57,10 +57,17 @@ describe("order validation: each rule rejects with its reason", () => {
   it.each([
     ["service_vlan 0", { service_vlan: 0 }, "service_vlan:vlan_out_of_range"],
     ["service_vlan 4095", { service_vlan: 4095 }, "service_vlan:vlan_out_of_range"],
-    ["inner_vlan 5000 with QinQ", { inner_vlan: 5000, qinq_enabled: true }, "inner_vlan:vlan_out_of_range"],
+    ["inner_vlan 5000 with QinQ", { service_vlan: 100, inner_vlan: 5000, qinq_enabled: true }, "inner_vlan:vlan_out_of_range"],
     ["legacy vlan_id -1", { vlan_id: -1 }, "vlan_id:vlan_out_of_range"],
-    ["inner_vlan without QinQ", { inner_vlan: 1000 }, "inner_vlan:inner_vlan_without_qinq"],
-    ["inner_vlan with QinQ false", { inner_vlan: 1000, qinq_enabled: false }, "inner_vlan:inner_vlan_without_qinq"],
+    ["inner_vlan without QinQ", { service_vlan: 100, inner_vlan: 1000 }, "inner_vlan:inner_vlan_without_qinq"],
+    ["inner_vlan with QinQ false", { service_vlan: 100, inner_vlan: 1000, qinq_enabled: false }, "inner_vlan:inner_vlan_without_qinq"],
+    ["a C-VLAN without an S-VLAN", { inner_vlan: 1000, qinq_enabled: true }, "inner_vlan:inner_vlan_without_service_vlan"],
+    ["a 900 KB first name", { first_name: "x".repeat(900 * 1024) }, "first_name:too_long"],
+    ["a 96k-character address", { service_address: "Main Street ".repeat(8000) }, "service_address:too_long"],
+    ["a 256-character circuit id", { circuit_id: "c".repeat(256) }, "circuit_id:too_long"],
+    ["an order id of 101 characters", { order_id: "o".repeat(101) }, "order_id:too_long"],
+    ["51 metadata entries", { metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, "v"])) }, "metadata:too_long"],
+    ["a metadata value of 501 characters", { metadata: { note: "n".repeat(501) } }, "metadata:too_long"],
     ["unknown option82 policy", { option82_policy: "drop" }, "option82_policy:unknown_option82_policy"],
     ["unknown IPv6 mode", { ipv6_assignment_mode: "magic" }, "ipv6_assignment_mode:unknown_ipv6_mode"],
     ["PD size 47", { ipv6_pd_size: 47 }, "ipv6_pd_size:pd_size_out_of_range"],
@@ -93,6 +100,22 @@ describe("order validation: each rule rejects with its reason", () => {
 
   it("given a plan that is not in the tenant's catalogue, then unknown_plan", () => {
     expect(codes(order({ service_plan_id: "gold" }), null)).toEqual(["service_plan_id:unknown_plan"]);
+  });
+
+  it("given a tenant that is not set up (no plan catalogue), then unknown_tenant, not unknown_plan", () => {
+    expect(validateOrder(order({}, "nobody"), null, false).map((r) => `${r.field}:${r.code}`)).toEqual(["tenant_id:unknown_tenant"]);
+  });
+
+  it("given values far too long, then no reason message quotes more than 60 characters of them", () => {
+    const huge = "9".repeat(100_000);
+    const reasons = validateOrder(order({ email: huge, static_ipv4: huge, service_plan_id: huge, connection_type: huge }), null);
+    expect(reasons.map((r) => r.code)).toEqual(expect.arrayContaining(["too_long", "invalid_email", "invalid_ipv4", "unknown_plan", "unknown_connection_type"]));
+    for (const r of reasons) expect(r.message.length).toBeLessThan(200);
+  });
+
+  it("given an order id longer than its limit, then it can not be answered on that key (the handler dead-letters it)", () => {
+    expect(unanswerable(order({ order_id: "o".repeat(101) }))).toMatch(/order_id is 101 characters long/);
+    expect(unanswerable(order({ order_id: "o".repeat(100) }))).toBeNull();
   });
 
   it("given a non-FTTH order without ONU serial, then it is valid", () => {
@@ -133,7 +156,7 @@ describe("rejection: OrderRejected with every reason at once, nothing else", () 
       service_plan_id: "unknown",
       email: "nope",
     });
-    const decision = decideProvisionOrder({ order: bad, plan: null, alreadyAccepted: false }, ctxFor());
+    const decision = decideProvisionOrder({ order: bad, plan: null, alreadyAccepted: false, tenantKnown: true }, ctxFor());
     expect(decision.kind).toBe("rejected");
     if (decision.kind !== "rejected") return;
     expect(decision.outgoing).toHaveLength(1);
@@ -172,7 +195,7 @@ describe("rejection: OrderRejected with every reason at once, nothing else", () 
 
 describe("normalisation: legacy keys, precedence and defaults", () => {
   const accept = (fields: Partial<EventData<"ProvisionOrderPlaced">>, p: Plan = plan) => {
-    const d = decideProvisionOrder({ order: order(fields), plan: p, alreadyAccepted: false }, ctxFor());
+    const d = decideProvisionOrder({ order: order(fields), plan: p, alreadyAccepted: false, tenantKnown: true }, ctxFor());
     if (d.kind !== "accepted") throw new Error(`expected accepted, got ${JSON.stringify(d)}`);
     return d.order;
   };
@@ -207,7 +230,7 @@ describe("acceptance: SubscriberCreated + OrderAccepted", () => {
   it("given a valid order and new ids, then SubscriberCreated on the lifecycle keyed by subscriber and OrderAccepted keyed by order", () => {
     const ctx = ctxFor();
     const o = order({ vlan_id: 101, metadata: { custom_field: "value" } });
-    const d = decideProvisionOrder({ order: o, plan, alreadyAccepted: false }, ctx);
+    const d = decideProvisionOrder({ order: o, plan, alreadyAccepted: false, tenantKnown: true }, ctx);
     if (d.kind !== "accepted") throw new Error("expected accepted");
     const out = subscriberCreated(o, d.order, { subscriber_id: "sub-1", subscriber_number: "SUB-000007" }, ctx);
     expect(out.map((x) => [x.message.type, x.topic, x.key])).toEqual([
@@ -231,7 +254,7 @@ describe("acceptance: SubscriberCreated + OrderAccepted", () => {
   });
 
   it("given the order was already accepted, then nothing is emitted (even if it would now be invalid)", () => {
-    expect(decideProvisionOrder({ order: order({ service_vlan: 9999 }), plan, alreadyAccepted: true }, ctxFor())).toEqual({ kind: "duplicate" });
+    expect(decideProvisionOrder({ order: order({ service_vlan: 9999 }), plan, alreadyAccepted: true, tenantKnown: true }, ctxFor())).toEqual({ kind: "duplicate" });
   });
 
   it("subscriber numbers are SUB- and six digits", () => {

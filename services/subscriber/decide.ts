@@ -47,12 +47,75 @@ export interface OrderInput {
   readonly plan: Plan | null;
   /** True when (tenant, order_id) already has a subscriber. */
   readonly alreadyAccepted: boolean;
+  /** Whether the tenant is set up here (has a plan catalogue); true when a plan was found. */
+  readonly tenantKnown: boolean;
 }
 
 type Fields = EventData<"ProvisionOrderPlaced">;
 
 /** Blank means not given. */
 const given = (s: string | null): string | null => (s === null || s.trim() === "" ? null : s.trim());
+
+/**
+ * The longest value each text field may have (characters). A longer one is refused at intake
+ * (`too_long`): it would be stored, copied into every lifecycle event and sent to RADIUS, the
+ * OLT and billing (a 900 KB first name made a 900 KB SubscriberCreated, close to Kafka's 1 MB).
+ * Option 82's circuit and remote ids are at most 255 bytes on the wire.
+ */
+export const fieldLimits = {
+  order_id: 100,
+  crm_reference: 100,
+  first_name: 100,
+  last_name: 100,
+  email: 254,
+  phone: 32,
+  service_address: 500,
+  connection_type: 16,
+  service_plan_id: 64,
+  onu_serial: 64,
+  vlan_pool: 64,
+  circuit_id: 255,
+  remote_id: 255,
+  option82_policy: 16,
+  static_ipv4: 45,
+  static_ipv6: 45,
+  delegated_ipv6_prefix: 50,
+  ipv6_assignment_mode: 16,
+  ipv4_pool: 64,
+  ipv6_pool: 64,
+  ipv6_pd_pool: 64,
+  ipv4_address: 45,
+  ipv6_address: 45,
+} as const satisfies Partial<Record<keyof Fields, number>>;
+/** The order's metadata map: entries, and the length of each key and value. */
+export const metadataLimits = { entries: 50, key: 64, value: 500 } as const;
+
+/** A value as a reason message quotes it: never more than 60 characters of it. */
+export const shown = (v: string): string => (v.length > 60 ? `${v.slice(0, 60)}... (${v.length} characters)` : v);
+
+/**
+ * Why no answer can be given on the order's own key, or null: an order id longer than its limit
+ * would be the key and a field of the OrderRejected, which could outgrow Kafka's limit. Such an
+ * order goes to the DLQ instead (the handler makes it poison).
+ */
+export function unanswerable(order: ProvisionOrder): string | null {
+  const id = order.data.order_id;
+  return id.length > fieldLimits.order_id ? `order_id is ${id.length} characters long; at most ${fieldLimits.order_id} are accepted` : null;
+}
+
+function lengthReasons(o: Fields): Reason[] {
+  const out: Reason[] = [];
+  for (const [field, max] of Object.entries(fieldLimits) as Array<[keyof typeof fieldLimits, number]>) {
+    const v = o[field];
+    if (typeof v === "string" && v.length > max) out.push(reason(field, "too_long", `${field} is ${v.length} characters long; at most ${max} are accepted`));
+  }
+  const entries = Object.entries(o.metadata);
+  if (entries.length > metadataLimits.entries) out.push(reason("metadata", "too_long", `metadata has ${entries.length} entries; at most ${metadataLimits.entries} are accepted`));
+  else if (entries.some(([k, v]) => k.length > metadataLimits.key || v.length > metadataLimits.value)) {
+    out.push(reason("metadata", "too_long", `metadata keys are at most ${metadataLimits.key} characters and values at most ${metadataLimits.value}`));
+  }
+  return out;
+}
 const reason = (field: string | null, code: string, message: string): Reason => ({ field, code, message });
 const isOneOf = <T extends string>(list: readonly T[], v: string): v is T => (list as readonly string[]).includes(v);
 const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -68,6 +131,10 @@ function vlanReasons(o: Fields): Reason[] {
   if (o.inner_vlan !== null && o.qinq_enabled !== true) {
     out.push(reason("inner_vlan", "inner_vlan_without_qinq", "inner_vlan is set but qinq_enabled is not true"));
   }
+  // A C-VLAN rides inside an S-VLAN: without one the OLT refuses the flow, after every step before it ran.
+  if (o.inner_vlan !== null && o.service_vlan === null && o.vlan_id === null) {
+    out.push(reason("inner_vlan", "inner_vlan_without_service_vlan", "inner_vlan is set but no service_vlan (S-VLAN) is"));
+  }
   return out;
 }
 
@@ -75,16 +142,16 @@ function ipReasons(o: Fields): Reason[] {
   const out: Reason[] = [];
   for (const field of ["static_ipv4", "ipv4_address"] as const) {
     const v = given(o[field]);
-    if (v !== null && !ipaddr.IPv4.isValidFourPartDecimal(v)) out.push(reason(field, "invalid_ipv4", `${field} "${v}" is not an IPv4 address`));
+    if (v !== null && !ipaddr.IPv4.isValidFourPartDecimal(v)) out.push(reason(field, "invalid_ipv4", `${field} "${shown(v)}" is not an IPv4 address`));
   }
   for (const field of ["static_ipv6", "ipv6_address"] as const) {
     const v = given(o[field]);
-    if (v !== null && !ipaddr.IPv6.isValid(v)) out.push(reason(field, "invalid_ipv6", `${field} "${v}" is not an IPv6 address`));
+    if (v !== null && !ipaddr.IPv6.isValid(v)) out.push(reason(field, "invalid_ipv6", `${field} "${shown(v)}" is not an IPv6 address`));
   }
   const prefix = given(o.delegated_ipv6_prefix);
   if (prefix !== null) {
     const problem = prefixProblem(prefix);
-    if (problem) out.push(reason("delegated_ipv6_prefix", "invalid_ipv6_prefix", `delegated_ipv6_prefix "${prefix}" ${problem}`));
+    if (problem) out.push(reason("delegated_ipv6_prefix", "invalid_ipv6_prefix", `delegated_ipv6_prefix "${shown(prefix)}" ${problem}`));
   }
   return out;
 }
@@ -101,11 +168,11 @@ function modeReasons(o: Fields): Reason[] {
   const out: Reason[] = [];
   const policy = given(o.option82_policy);
   if (policy !== null && !isOneOf(option82Policies, policy)) {
-    out.push(reason("option82_policy", "unknown_option82_policy", `option82_policy "${policy}" is not one of ${option82Policies.join(", ")}`));
+    out.push(reason("option82_policy", "unknown_option82_policy", `option82_policy "${shown(policy)}" is not one of ${option82Policies.join(", ")}`));
   }
   const mode = given(o.ipv6_assignment_mode);
   if (mode !== null && !isOneOf(ipv6Modes, mode)) {
-    out.push(reason("ipv6_assignment_mode", "unknown_ipv6_mode", `ipv6_assignment_mode "${mode}" is not one of ${ipv6Modes.join(", ")}`));
+    out.push(reason("ipv6_assignment_mode", "unknown_ipv6_mode", `ipv6_assignment_mode "${shown(mode)}" is not one of ${ipv6Modes.join(", ")}`));
   }
   const pd = o.ipv6_pd_size;
   if (pd !== null && (!Number.isInteger(pd) || pd < pdSizeRange.min || pd > pdSizeRange.max)) {
@@ -114,34 +181,35 @@ function modeReasons(o: Fields): Reason[] {
   return out;
 }
 
-function orderReasons(order: ProvisionOrder, plan: Plan | null): Reason[] {
+function orderReasons(order: ProvisionOrder, plan: Plan | null, tenantKnown: boolean): Reason[] {
   const o = order.data;
   const out: Reason[] = [];
   const tenant = given(order.meta.tenant_id);
   if (tenant === null) out.push(reason("tenant_id", "missing_tenant", "the order carries no tenant"));
+  else if (!tenantKnown) out.push(reason("tenant_id", "unknown_tenant", `tenant "${shown(tenant)}" is not set up here (it has no plan catalogue)`));
   for (const field of ["order_id", "crm_reference", "first_name", "last_name", "email", "service_address", "service_plan_id"] as const) {
     if (given(o[field]) === null) out.push(reason(field, "required", `${field} is required`));
   }
   const email = given(o.email);
-  if (email !== null && !emailPattern.test(email)) out.push(reason("email", "invalid_email", `email "${email}" is not an email address`));
+  if (email !== null && !emailPattern.test(email)) out.push(reason("email", "invalid_email", `email "${shown(email)}" is not an email address`));
   const connection = o.connection_type.trim().toLowerCase();
   if (!isOneOf(connectionTypes, connection)) {
-    out.push(reason("connection_type", "unknown_connection_type", `connection_type "${o.connection_type}" is not one of ${connectionTypes.join(", ")}`));
+    out.push(reason("connection_type", "unknown_connection_type", `connection_type "${shown(o.connection_type)}" is not one of ${connectionTypes.join(", ")}`));
   }
   if (connection === "ftth" && given(o.onu_serial) === null) out.push(reason("onu_serial", "onu_serial_required", "an FTTH order needs an onu_serial"));
   // The catalogue is per tenant: without a tenant there is no catalogue to look in.
   const planId = given(o.service_plan_id);
-  if (tenant !== null && planId !== null && plan === null) {
-    out.push(reason("service_plan_id", "unknown_plan", `plan "${planId}" is not in the tenant's plan catalogue`));
+  if (tenant !== null && tenantKnown && planId !== null && plan === null) {
+    out.push(reason("service_plan_id", "unknown_plan", `plan "${shown(planId)}" is not in the tenant's plan catalogue`));
   }
   if (o.bandwidth_mbps !== null && (!Number.isInteger(o.bandwidth_mbps) || o.bandwidth_mbps <= 0)) {
     out.push(reason("bandwidth_mbps", "invalid_bandwidth", `bandwidth_mbps ${o.bandwidth_mbps} must be a positive whole number`));
   }
-  return [...out, ...vlanReasons(o), ...modeReasons(o), ...ipReasons(o)];
+  return [...lengthReasons(o), ...out, ...vlanReasons(o), ...modeReasons(o), ...ipReasons(o)];
 }
 
 /** Every reason the order cannot be carried out; empty when it is valid. */
-export const validateOrder = (order: ProvisionOrder, plan: Plan | null): Reason[] => orderReasons(order, plan);
+export const validateOrder = (order: ProvisionOrder, plan: Plan | null, tenantKnown = true): Reason[] => orderReasons(order, plan, tenantKnown);
 
 const canonicalIpv6 = (v: string | null): string | null => (v === null ? null : ipaddr.IPv6.parse(v).toString());
 const canonicalPrefix = (v: string | null): string | null => {
@@ -184,9 +252,9 @@ export function normalise(o: Fields, plan: Plan): AcceptedOrder {
 }
 
 /** Duplicate (nothing to do), rejected (OrderRejected with every reason) or accepted. */
-export function decideProvisionOrder({ order, plan, alreadyAccepted }: OrderInput, ctx: EventContext): OrderDecision {
+export function decideProvisionOrder({ order, plan, alreadyAccepted, tenantKnown }: OrderInput, ctx: EventContext): OrderDecision {
   if (alreadyAccepted) return { kind: "duplicate" };
-  const reasons = validateOrder(order, plan);
+  const reasons = validateOrder(order, plan, tenantKnown || plan !== null);
   if (reasons.length > 0 || plan === null) {
     const rejected = follow(ctx, order, "OrderRejected", { order_id: order.data.order_id, order_type: "provision", reasons });
     return { kind: "rejected", reasons, outgoing: [{ message: rejected, topic: topics.orderStatus, key: order.data.order_id }] };

@@ -7,11 +7,12 @@ import { byTopic, keyedReactor, keyString, perEvent, type Prefetch, type UnitSco
 import type { Logger } from "../../shared/logger.js";
 import { pendingCompensations } from "../../shared/progress.js";
 import { topics } from "../../shared/topics.js";
-import { decideProvisionOrder, formatSubscriberNumber, subscriberCreated } from "./decide.js";
+import { PoisonMessageError } from "../../shared/errors.js";
+import { decideProvisionOrder, formatSubscriberNumber, subscriberCreated, unanswerable } from "./decide.js";
 import { decideLifecycle, startTracking, type Tracked } from "./decide-outcome.js";
-import { decideLifecycleOrder, orderTypeOf, type LifecycleOrder } from "./decide-order.js";
+import { decideLifecycleOrder, lifecycleUnanswerable, orderTypeOf, type LifecycleOrder } from "./decide-order.js";
 import type { SubscriberDeps } from "./service.js";
-import { findPlan } from "./store/plans.js";
+import { findPlan, tenantHasPlans } from "./store/plans.js";
 import {
   findByOrders,
   insertSubscribers,
@@ -128,6 +129,8 @@ async function prefetchProvisionOrders({ tx, unit, messages }: Prefetch): Promis
 function provisionOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit: UnitScope) => Promise<readonly Outgoing[]> {
   return async (tx, { message: m, log }, unit) => {
     const message = m as Message<"ProvisionOrderPlaced">;
+    const cannot = unanswerable(message);
+    if (cannot) throw new PoisonMessageError("invalid", cannot);
     const tenant = message.meta.tenant_id;
     const orderId = message.data.order_id.trim();
     const planId = message.data.service_plan_id.trim();
@@ -137,7 +140,9 @@ function provisionOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit:
       const known = tenant.trim() === "" ? undefined : intake.looked.has(key) ? intake.known.get(key) : (await findByOrders(tx, [{ tenantId: tenant, orderId }])).get(key);
       // A tenant's plans are read once per unit of work.
       const plan = tenant.trim() === "" || planId === "" ? null : await unit.get(`plan\u0000${tenant}\u0000${planId}`, () => findPlan(tx, tenant, planId));
-      const decision = decideProvisionOrder({ order: message, plan, alreadyAccepted: known !== undefined }, ctx);
+      // Asked only when the plan was not found: is it the plan or the whole tenant that is unknown?
+      const tenantKnown = plan !== null || (tenant.trim() !== "" && (await unit.get(`tenant\u0000${tenant}`, () => tenantHasPlans(tx, tenant))));
+      const decision = decideProvisionOrder({ order: message, plan, alreadyAccepted: known !== undefined, tenantKnown }, ctx);
       switch (decision.kind) {
         case "duplicate":
           log.info({ order_id: orderId, existing_subscriber_id: known }, "duplicate order ignored");
@@ -183,8 +188,10 @@ function provisionOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit:
  */
 function lifecycleOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit: UnitScope) => Promise<readonly Outgoing[]> {
   return async (tx, { message, log }, unit) => {
-    await intakeOf(tx, unit).flush(); // the unit's new subscribers first: this order may be for one of them
     const order = message as LifecycleOrder;
+    const cannot = lifecycleUnanswerable(order);
+    if (cannot) throw new PoisonMessageError("invalid", cannot);
+    await intakeOf(tx, unit).flush(); // the unit's new subscribers first: this order may be for one of them
     const tenant = order.meta.tenant_id;
     const orderId = order.data.order_id.trim();
     const subscriberId = order.data.subscriber_id.trim();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventData, EventName, Message } from "../../schemas/generated/events.js";
 import { connect } from "../../shared/db.js";
 import { runService, type RunningService } from "../../shared/service.js";
-import { topics } from "../../shared/topics.js";
+import { dlqTopic, topics } from "../../shared/topics.js";
 import { definition } from "../../services/subscriber/service.js";
 import { addPlan } from "../../services/subscriber/store/plans.js";
 import { subscribers } from "../../services/subscriber/store/schema.js";
@@ -136,6 +136,38 @@ describe("order intake", () => {
     expect(typesAbout(lifecycle, bad.data.order_id)).toEqual([]);
     expect(typesAbout(lifecycle, noTenant.data.order_id)).toEqual([]);
     expect(await rowsOf(tenant, bad.data.order_id)).toHaveLength(0);
+  });
+
+  it("refuses what is too long (never quoting it back), an unknown tenant, and dead-letters an order id it could not answer on", async () => {
+    const dlq = await watch(dlqTopic("subscriber"));
+    try {
+      const huge = provisionOrder(fresh("order-huge"), { first_name: "x".repeat(300 * 1024), metadata: { note: "n".repeat(501) } });
+      const stranger = provisionOrder(fresh("order-stranger"), {}, `t-${run}-nobody`);
+      const unanswerable = provisionOrder("o".repeat(200));
+      const corr = fresh("corr-long-id");
+      const longId = { ...unanswerable, meta: { ...unanswerable.meta, correlation_id: corr } };
+      const marker = provisionOrder(fresh("order-marker"));
+      for (const o of [huge, stranger, longId, marker]) await placeOrder(o);
+
+      const tooLong = await status.waitForType(huge.data.order_id, "OrderRejected");
+      expect(tooLong.data.reasons.map((r) => `${r.field}:${r.code}`)).toEqual(["first_name:too_long", "metadata:too_long"]);
+      const raw = status.seen.find((x) => x.message.meta.event_id === tooLong.meta.event_id)?.raw;
+      expect(raw?.value?.length).toBeLessThan(4_096); // the 300 KB name is not in it
+      const unknown = await status.waitForType(stranger.data.order_id, "OrderRejected");
+      expect(unknown.data.reasons.map((r) => `${r.field}:${r.code}`)).toEqual(["tenant_id:unknown_tenant"]);
+      const [dead] = await dlq.waitFor(corr, (ms) => ms.length > 0);
+      expect(dead?.type).toBe("ProvisionOrderPlaced");
+      const deadRaw = dlq.seen.find((x) => x.message.meta.correlation_id === corr)?.raw;
+      expect(deadRaw?.headers?.["dlq-code"]?.toString()).toBe("invalid");
+      expect(deadRaw?.headers?.["dlq-reason"]?.toString()).toContain("order_id is 200 characters long");
+
+      await lifecycle.waitForType(marker.data.order_id, "SubscriberCreated");
+      for (const o of [huge, stranger]) expect(typesAbout(lifecycle, o.data.order_id)).toEqual([]);
+      expect(status.about(corr)).toEqual([]);
+      expect(await rowsOf(tenant, huge.data.order_id)).toHaveLength(0);
+    } finally {
+      await dlq.stop();
+    }
   });
 
   it("accepts a valid order with legacy keys mapped: SubscriberCreated + OrderAccepted, a row, and the read route", async () => {

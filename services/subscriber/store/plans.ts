@@ -39,3 +39,9 @@ export async function findPlan(db: Executor, tenantId: string, planId: string): 
   const [row] = await db.select().from(plans).where(and(eq(plans.tenantId, tenantId), eq(plans.planId, planId)));
   return row ? toPlan(row) : null;
 }
+
+/** Whether the tenant is set up here: it has a plan catalogue (an order of any other tenant is unknown_tenant). */
+export async function tenantHasPlans(db: Executor, tenantId: string): Promise<boolean> {
+  const [row] = await db.select({ planId: plans.planId }).from(plans).where(eq(plans.tenantId, tenantId)).limit(1);
+  return row !== undefined;
+}
