@@ -40,6 +40,18 @@ async function withRetries<T>(fn: () => Promise<T>, attempts: number): Promise<T
 const statusOf = (err: unknown): number | undefined =>
   typeof err === "object" && err !== null && "status" in err && typeof err.status === "number" ? err.status : undefined;
 
+/**
+ * A registry's own 4xx answer. The registry client reports a request that never reached it
+ * (connection refused, reset, timed out) as status 400 too, with the network error in its
+ * message: that is the registry being away, not a refusal.
+ */
+export function refused(err: unknown): boolean {
+  const status = statusOf(err);
+  if (status === undefined || status < 400 || status >= 500) return false;
+  const message = err instanceof Error ? err.message : String(err);
+  return !/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|[Tt]imeout/.test(message);
+}
+
 export function createCodec(registryUrl: string, catalog: Catalog): Codec {
   // Without a timeout, a request the registry never answers hangs the caller for good (seen: a
   // service start-up stuck in registerAll). The cast bridges mappersmith's ESM and CJS typings.
@@ -112,7 +124,13 @@ export function createCodec(registryUrl: string, catalog: Catalog): Codec {
           await withRetries(() => subjectId(event.topic, event), 3);
         }
       };
-      await Promise.all([worker(), worker(), worker(), worker()]);
+      try {
+        await Promise.all([worker(), worker(), worker(), worker()]);
+      } catch (err) {
+        // A refusal (4xx: an incompatible schema) is final; anything else means the registry is away.
+        if (refused(err)) throw err;
+        throw new DependencyUnavailable("schema registry", err);
+      }
     },
     async encode(topic, message) {
       const event = eventSchema(message.type);

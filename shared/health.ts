@@ -18,6 +18,8 @@ export async function startHealthServer(
   port: number,
   checks: Readonly<Record<string, ReadinessCheck>>,
   routes?: RouteHandler,
+  /** More to say on /readyz (what start-up waits for). */
+  detail?: () => Record<string, unknown>,
 ): Promise<HealthServer> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://local");
@@ -37,7 +39,7 @@ export async function startHealthServer(
           }
         }
         const ok = Object.values(results).every(Boolean);
-        return reply(ok ? 200 : 503, { status: ok ? "ready" : "not ready", checks: results });
+        return reply(ok ? 200 : 503, { status: ok ? "ready" : "not ready", checks: results, ...detail?.() });
       }
       const routed = routes ? await routes(req, url) : undefined;
       if (routed) return reply(routed.status, routed.body);

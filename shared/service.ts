@@ -8,6 +8,7 @@ import { createCodec, type Codec } from "./codec.js";
 import { loadConfig, type BaseConfig } from "./config.js";
 import { startConsumer, type BatchReactor, type RunningConsumer } from "./consumer.js";
 import { connect, migrateSchema, type Db, type Sql } from "./db.js";
+import { isTransient } from "./errors.js";
 import { onParentGone } from "./parent.js";
 import { startHealthServer, type HealthServer, type RouteHandler } from "./health.js";
 import { newId } from "./ids.js";
@@ -55,9 +56,15 @@ export interface RunningService<C extends BaseConfig = BaseConfig> {
   stop(): Promise<void>;
 }
 
+/** Thrown by runService when its start-up was abandoned (a signal while it waited for a dependency). */
+export class StartupAbandoned extends Error {
+  override readonly name = "StartupAbandoned";
+}
+
 export async function runService<S extends z.ZodRawShape>(
   def: ServiceDefinition<S>,
   env: Readonly<Record<string, string | undefined>> = process.env,
+  options: { readonly signal?: AbortSignal } = {},
 ): Promise<RunningService<BaseConfig & z.infer<z.ZodObject<S>>>> {
   const config = loadConfig(def.config, env) as BaseConfig & z.infer<z.ZodObject<S>>;
   const logger = createLogger(def.name, config.LOG_LEVEL);
@@ -70,16 +77,71 @@ export async function runService<S extends z.ZodRawShape>(
     startup[name] = Date.now() - t0;
     return result;
   };
+  // The health server answers from the start: /readyz says 503, and which step it waits for,
+  // until the service is up; the service's own routes answer once it is.
+  let waitingFor: string | undefined = "start-up";
+  const live: { consumer?: RunningConsumer; routes?: RouteHandler | undefined } = {};
   const { sql, db } = connect(config.DATABASE_URL, { application: def.name });
-  await step("migrations_ms", () => migrateSchema(config.DATABASE_URL, def.tables.schema.schemaName ?? def.name, def.migrationsFolder));
-  // The inbox, outbox and state tables churn: without autovacuum their reads slow down by the day.
-  const [vacuum] = await sql<{ autovacuum: string }[]>`show autovacuum`;
-  if (vacuum?.autovacuum !== "on") logger.warn("PostgreSQL has autovacuum off: this service's inbox, outbox and state tables will bloat and its reads slow down; turn autovacuum on");
+  const health = await startHealthServer(
+    config.HTTP_HOST,
+    config.HTTP_PORT,
+    {
+      started: () => waitingFor === undefined,
+      consumer: () => live.consumer?.isReady() ?? false,
+      postgres: async () => (await sql`select 1 as ok`).length === 1,
+      // False while a partition waits for a dependency that is away (the service is degraded).
+      dependencies: () => live.consumer !== undefined && live.consumer.degraded().length === 0,
+    },
+    (req, url) => (live.routes ? live.routes(req, url) : Promise.resolve(undefined)),
+    () => (waitingFor === undefined ? {} : { waiting_for: waitingFor }),
+  );
+  /**
+   * A start-up step whose dependency is away (PostgreSQL, the registry, Kafka: a transient error)
+   * is retried with capped backoff until it succeeds, instead of the process exiting; anything
+   * else (a bad configuration, an incompatible schema) ends the start-up.
+   */
+  const untilAvailable = async <T>(name: string, what: string, fn: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      waitingFor = what;
+      try {
+        return await step(name, fn);
+      } catch (err) {
+        if (!isTransient(err)) throw err;
+        const wait = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
+        logger.warn({ err: err instanceof Error ? err.message : String(err), attempt, retry_in_ms: wait }, `${what} unavailable at start-up; waiting for it`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          options.signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+        });
+        if (options.signal?.aborted) throw new StartupAbandoned(`start-up abandoned while waiting for ${what}`);
+      }
+    }
+  };
   const codec = createCodec(config.SCHEMA_REGISTRY_URL, catalog);
-  await step("schemas_ms", () => codec.registerAll());
   const kafka = createKafka(config.KAFKA_BROKERS, def.name, logger);
-  const producer = await step("producer_ms", () => createProducer(kafka));
-  const relay = await startRelay({ sql, db, tables: def.tables, codec, producer, logger, pollMs: config.OUTBOX_POLL_MS });
+  let producer: Producer | undefined;
+  let relay: Relay | undefined;
+  let liveProducer: Producer;
+  let liveRelay: Relay;
+  /** Start-up given up (a fatal error, or a signal while waiting): releases what was started. */
+  const release = async (): Promise<void> => {
+    await relay?.stop().catch(() => undefined);
+    await producer?.disconnect().catch(() => undefined);
+    await health.close();
+    await sql.end({ timeout: 1 });
+  };
+  try {
+    await untilAvailable("migrations_ms", "postgres", () => migrateSchema(config.DATABASE_URL, def.tables.schema.schemaName ?? def.name, def.migrationsFolder));
+    // The inbox, outbox and state tables churn: without autovacuum their reads slow down by the day.
+    const [vacuum] = await sql<{ autovacuum: string }[]>`show autovacuum`;
+    if (vacuum?.autovacuum !== "on") logger.warn("PostgreSQL has autovacuum off: this service's inbox, outbox and state tables will bloat and its reads slow down; turn autovacuum on");
+    await untilAvailable("schemas_ms", "schema registry", () => codec.registerAll());
+    liveProducer = producer = await untilAvailable("producer_ms", "kafka", () => createProducer(kafka));
+    liveRelay = relay = await untilAvailable("relay_ms", "postgres", () => startRelay({ sql, db, tables: def.tables, codec, producer: liveProducer, logger, pollMs: config.OUTBOX_POLL_MS }));
+  } catch (err) {
+    await release();
+    throw err;
+  }
   const deps: ServiceDeps<typeof config> = {
     name: def.name,
     config,
@@ -89,14 +151,15 @@ export async function runService<S extends z.ZodRawShape>(
     kafka,
     codec,
     catalog,
-    producer,
-    relay,
+    producer: liveProducer,
+    relay: liveRelay,
     tables: def.tables,
     ctx: { producer: def.name, now: () => Date.now(), newId },
   };
-  const consumer = await step("consumer_ms", () => startConsumer({
+  const reactor = def.reactor(deps);
+  const running = await untilAvailable("consumer_ms", "kafka", () => startConsumer({
     kafka,
-    producer,
+    producer: liveProducer,
     codec,
     logger,
     service: def.name,
@@ -104,7 +167,7 @@ export async function runService<S extends z.ZodRawShape>(
     topics: def.consumes,
     dlqTopic: dlqTopic(def.name),
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-    reactor: def.reactor(deps),
+    reactor,
     maxBatch: config.CONSUMER_MAX_BATCH,
     maxMessageBytes: config.CONSUMER_MAX_MESSAGE_BYTES,
     stateFlushMs: config.STATE_FLUSH_MS,
@@ -114,18 +177,13 @@ export async function runService<S extends z.ZodRawShape>(
       initialMs: config.HANDLER_BACKOFF_INITIAL_MS,
       maxMs: config.HANDLER_BACKOFF_MAX_MS,
     },
-  }));
-  const health = await startHealthServer(
-    config.HTTP_HOST,
-    config.HTTP_PORT,
-    {
-      consumer: consumer.isReady,
-      postgres: async () => (await sql`select 1 as ok`).length === 1,
-      // False while a partition waits for a dependency that is away (the service is degraded).
-      dependencies: () => consumer.degraded().length === 0,
-    },
-    def.routes?.(deps),
-  );
+  })).catch(async (err: unknown) => {
+    await release();
+    throw err;
+  });
+  live.consumer = running;
+  live.routes = def.routes?.(deps);
+  waitingFor = undefined;
   const background = def.background?.(deps);
   logger.info({ http: `${config.HTTP_HOST}:${health.port}`, consumes: def.consumes, ...startup }, "service started");
 
@@ -133,15 +191,15 @@ export async function runService<S extends z.ZodRawShape>(
   return {
     deps,
     health,
-    consumer,
+    consumer: running,
     stop() {
       stopped ??= (async () => {
         logger.info("stopping: finishing the message in hand");
         await background?.stop();
-        await consumer.stop();
-        await relay.drain();
-        await relay.stop();
-        await producer.disconnect();
+        await running.stop();
+        await liveRelay.drain();
+        await liveRelay.stop();
+        await liveProducer.disconnect();
         await health.close();
         await sql.end({ timeout: 5 });
         logger.info("stopped");
@@ -166,20 +224,26 @@ export function main<S extends z.ZodRawShape>(def: ServiceDefinition<S>): void {
       },
     );
   };
+  const starting = new AbortController();
   const stopOn = (why: string) => {
     if (signalled) return;
     signalled = why;
     if (running) shutdown(running, why);
+    else starting.abort(); // a start-up waiting for a dependency gives up; one that gets through stops at once
   };
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stopOn(sig));
   // Started by a launcher (npm run services, the demo, the benchmark): stop when it is gone.
   onParentGone(() => stopOn("launcher gone"));
-  runService(def).then(
+  runService(def, process.env, { signal: starting.signal }).then(
     (svc) => {
       running = svc as unknown as RunningService;
       if (signalled) shutdown(running, signalled);
     },
     (err: unknown) => {
+      if (err instanceof StartupAbandoned) {
+        createLogger(def.name).info({ signal: signalled }, err.message);
+        process.exit(0);
+      }
       // Config errors print as a readable list; anything else with its stack.
       createLogger(def.name).fatal({ err }, err instanceof Error ? err.message : String(err));
       process.exit(1);

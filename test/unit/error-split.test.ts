@@ -1,6 +1,7 @@
 // The error split of the consumer runner: what waits for a dependency, what is poison, what is a bug.
 import { describe, expect, it } from "vitest";
 import type { Message } from "../../schemas/generated/events.js";
+import { refused } from "../../shared/codec.js";
 import { checkTopic } from "../../shared/consumer.js";
 import { DependencyUnavailable, isPoison, isTransient, PoisonMessageError } from "../../shared/errors.js";
 import { socketOptions } from "../../shared/db.js";
@@ -74,5 +75,17 @@ describe("socketOptions: libpq's Unix socket form of DATABASE_URL", () => {
   });
   it("leaves a TCP URL as it is", () => {
     expect(socketOptions("postgres://postgres@127.0.0.1:5432/fiber")).toEqual({ url: "postgres://postgres@127.0.0.1:5432/fiber" });
+  });
+});
+
+describe("the registry's answers at start-up (codec.refused)", () => {
+  const answer = (status: number, message: string) => Object.assign(new Error(message), { status });
+  it("takes a 4xx for a refusal, but not a request that never reached the registry (the client reports those as 400 too)", () => {
+    expect(refused(answer(409, "Schema being registered is incompatible with an earlier schema"))).toBe(true);
+    expect(refused(answer(422, "Invalid schema"))).toBe(true);
+    expect(refused(answer(400, "Confluent_Schema_Registry - Error, status 400: connect ECONNREFUSED 127.0.0.1:18981"))).toBe(false);
+    expect(refused(answer(400, "Confluent_Schema_Registry - Error, status 400: socket hang up"))).toBe(false);
+    expect(refused(answer(503, "Service Unavailable"))).toBe(false);
+    expect(refused(new Error("no status at all"))).toBe(false);
   });
 });
