@@ -3,7 +3,7 @@
 //   npm run radius -- plan list [--tenant T]
 //   npm run radius -- nas add --tenant T --nas-id N --address 127.0.0.1 [--coa-port 3799] --secret S
 //   npm run radius -- nas list [--tenant T]            (never prints secrets)
-//   npm run radius -- policy set --tenant T --suspend-mode reject|walled_garden [--walled-garden-group G --walled-garden-rate 1M/1M]
+//   npm run radius -- policy set --tenant T --suspend-mode reject|walled_garden [--walled-garden-group G --walled-garden-rate 1M/1M]  (G is stored as T:G)
 import { Command, InvalidArgumentError } from "commander";
 import ipaddr from "ipaddr.js";
 import { loadConfig } from "../../shared/config.js";
@@ -100,8 +100,8 @@ program
     const mode = o.suspendMode as "reject" | "walled_garden";
     if (mode === "walled_garden" && !o.walledGardenGroup) program.error("walled_garden needs --walled-garden-group");
     const reply = o.walledGardenRate ? [{ attribute: "Mikrotik-Rate-Limit", op: ":=", value: o.walledGardenRate }] : [];
-    await withDb((db) => setPolicy(db, o.tenant, { mode, walledGardenGroup: o.walledGardenGroup ?? null }, reply));
-    console.log(`tenant ${o.tenant}: suspend mode ${mode}${o.walledGardenGroup ? `, group ${o.walledGardenGroup}` : ""}`);
+    const stored = await withDb((db) => setPolicy(db, o.tenant, { mode, walledGardenGroup: o.walledGardenGroup ?? null }, reply));
+    console.log(`tenant ${o.tenant}: suspend mode ${mode}${stored.walledGardenGroup ? `, group ${stored.walledGardenGroup}` : ""}`);
   });
 
 program.parseAsync().catch((err: unknown) => {

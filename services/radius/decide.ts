@@ -48,6 +48,13 @@ export const usernameFor = (view: Pick<SubscriberView, "subscriber_number" | "te
 
 export const planGroupName = (tenantId: string, planId: string): string => `${tenantId}:${planId}`;
 
+/**
+ * The tenant's walled-garden group as FreeRADIUS sees it: always under the tenant's prefix, like
+ * its plan groups. FreeRADIUS reads radgroupreply by group name alone, so an unscoped name would
+ * be shared by every tenant that chose it (or could name another tenant's plan group).
+ */
+export const walledGardenGroupName = (tenantId: string, name: string): string => (name.startsWith(`${tenantId}:`) ? name : `${tenantId}:${name}`);
+
 /** radgroupreply of a plan: Mikrotik "rx/tx" from the router's side is upload/download. */
 export function planReplyItems(plan: PlanConfig): RadiusItem[] {
   return [

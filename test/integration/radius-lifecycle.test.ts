@@ -9,7 +9,7 @@ import { connect } from "../../shared/db.js";
 import { runService, type RunningService } from "../../shared/service.js";
 import { topics } from "../../shared/topics.js";
 import { definition } from "../../services/radius/service.js";
-import { accounts, coaRequests, radcheck, radusergroup } from "../../services/radius/store/schema.js";
+import { accounts, coaRequests, radcheck, radgroupreply, radusergroup } from "../../services/radius/store/schema.js";
 import { addNas, listNas, setPlan, setPolicy } from "../../services/radius/store/store.js";
 import { accountingStart as radiusAccountingStart, authenticate } from "../../scripts/radclient.js";
 import { startFakeNas, type Received } from "../../scripts/simulated-nas.js";
@@ -142,7 +142,10 @@ beforeAll(async () => {
     await setPlan(db, t, { planId: "fiber-500", downloadMbps: 500, uploadMbps: 250 });
     await addNas(db, { tenantId: t, nasId: "nas-1", address: "127.0.0.1", coaPort: port, secret: nasSecret });
   }
-  await setPolicy(db, wgTenant, { mode: "walled_garden", walledGardenGroup: `${wgTenant}:walled-garden` }, [{ attribute: "Mikrotik-Rate-Limit", op: ":=", value: "1M/1M" }]);
+  // Both tenants name their walled garden alike: each gets its own group (FreeRADIUS reads group replies by name alone).
+  const stored = await setPolicy(db, wgTenant, { mode: "walled_garden", walledGardenGroup: "walled-garden" }, [{ attribute: "Mikrotik-Rate-Limit", op: ":=", value: "1M/1M" }]);
+  const other = await setPolicy(db, `${wgTenant}-other`, { mode: "walled_garden", walledGardenGroup: "walled-garden" }, [{ attribute: "Mikrotik-Rate-Limit", op: ":=", value: "2M/2M" }]);
+  expect([stored.walledGardenGroup, other.walledGardenGroup]).toEqual([`${wgTenant}:walled-garden`, `${wgTenant}-other:walled-garden`]);
 });
 
 afterAll(async () => {
@@ -264,7 +267,9 @@ describe("radius lifecycle", () => {
     const [coa] = await receivedFor(w.username, "CoA-Request");
     expect(coa?.attributes).toMatchObject({ "User-Name": w.username, "Mikrotik-Rate-Limit": "1M/1M" });
     const accept = await authenticate(w.username, pw);
-    expect(accept.attributes["Mikrotik-Rate-Limit"]).toBe("1M/1M");
+    expect(accept.attributes["Mikrotik-Rate-Limit"]).toBe("1M/1M"); // its own tenant's, not the other's 2M/2M
+    const replies = await db.select().from(radgroupreply).where(eq(radgroupreply.groupname, `${wgTenant}:walled-garden`));
+    expect(replies.map((r) => [r.tenantId, r.value])).toEqual([[wgTenant, "1M/1M"]]);
 
     await publish(resumeRequested(w));
     await lifecycle.waitForType(w.id, "RadiusAccountResumed");

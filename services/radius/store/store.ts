@@ -4,7 +4,7 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import { clientOf, type Db } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import { keyString } from "../../../shared/reactor.js";
-import { planGroupName, planReplyItems, rejectItem, type AccountState, type PlanConfig, type RadiusItem, type SuspendMode, type SuspensionPolicy } from "../decide.js";
+import { planGroupName, planReplyItems, rejectItem, walledGardenGroupName, type AccountState, type PlanConfig, type RadiusItem, type SuspendMode, type SuspensionPolicy } from "../decide.js";
 import { accounts, nasDevices, plans, radcheck, radgroupreply, radreply, radusergroup, suspensionPolicies, type CoaKind } from "./schema.js";
 
 // The account reads and writes of every provisioning are written as plain statements (drizzle's
@@ -175,19 +175,22 @@ export async function findPolicy(tx: Tx | Db, tenantId: string): Promise<Suspens
 }
 
 /** Sets the tenant's policy; with reply items, (re)writes the walled-garden group's radgroupreply rows. */
-export async function setPolicy(db: Db, tenantId: string, policy: SuspensionPolicy, groupReply: readonly RadiusItem[] = []): Promise<void> {
+/** Sets the tenant's suspension policy; returns it as stored (the walled-garden group under the tenant's prefix). */
+export async function setPolicy(db: Db, tenantId: string, policy: SuspensionPolicy, groupReply: readonly RadiusItem[] = []): Promise<SuspensionPolicy> {
+  const scoped: SuspensionPolicy = { ...policy, walledGardenGroup: policy.walledGardenGroup === null ? null : walledGardenGroupName(tenantId, policy.walledGardenGroup) };
   await db.transaction(async (tx) => {
-    const values = { tenantId, mode: policy.mode, walledGardenGroup: policy.walledGardenGroup };
+    const values = { tenantId, mode: scoped.mode, walledGardenGroup: scoped.walledGardenGroup };
     await tx
       .insert(suspensionPolicies)
       .values(values)
       .onConflictDoUpdate({ target: suspensionPolicies.tenantId, set: { ...values, updatedAt: new Date() } });
-    if (policy.walledGardenGroup && groupReply.length > 0) {
-      const group = policy.walledGardenGroup;
+    if (scoped.walledGardenGroup && groupReply.length > 0) {
+      const group = scoped.walledGardenGroup;
       await tx.delete(radgroupreply).where(and(eq(radgroupreply.tenantId, tenantId), eq(radgroupreply.groupname, group)));
       await tx.insert(radgroupreply).values(groupReply.map((r) => ({ tenantId, groupname: group, ...r })));
     }
   });
+  return scoped;
 }
 
 // ---- NAS registry ------------------------------------------------------------------------------
