@@ -901,7 +901,13 @@ export interface FiberLifecycleRadiusCoaCompleted {
      */
     nas_id: null | string;
     /**
-     * ack | nak | timeout | no_session (no open session on a registered NAS: nothing to cut)
+     * The address of the NAS the session runs on, when the registry does not know it (unknown_nas).
+     *
+     * Default: null
+     */
+    nas_address: null | string;
+    /**
+     * ack | nak | timeout | error (the request could not be built, e.g. a RADIUS dictionary is missing) | no_session (no open session: nothing to cut) | unknown_nas (the open session runs on a NAS the registry does not know: nothing sent)
      */
     outcome: string;
     /**

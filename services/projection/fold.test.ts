@@ -173,7 +173,7 @@ describe("the ServiceMetadata snapshot", () => {
 
 describe("the rest of the lifecycle", () => {
   const coa = (outcome: string, kind = "coa", error_cause: number | null = null, attempts = 1) =>
-    event("RadiusCoaCompleted", { username: "sub-0001@isp", kind, nas_id: "nas-1", outcome, error_cause, attempts });
+    event("RadiusCoaCompleted", { username: "sub-0001@isp", kind, nas_id: outcome === "unknown_nas" ? null : "nas-1", nas_address: outcome === "unknown_nas" ? "10.99.0.1" : null, outcome, error_cause, attempts });
 
   it("is terminating from SubscriberTerminationRequested until SubscriberArchived", () => {
     const terminating = [...happyPath(), event("SubscriberTerminationRequested", { order_id: "o-4", reason: null })];
@@ -203,6 +203,16 @@ describe("the rest of the lifecycle", () => {
     const healed = given([...failedCoa, coa("ack")]);
     expect(healed?.status).toBe("active");
     expect(healed?.degraded_reasons).toEqual([]);
+  });
+
+  it("a session on an unregistered NAS (unknown_nas) or a request that could not be built (error) leaves the subscriber degraded, unlike no_session", () => {
+    const lost = given([...happyPath(), coa("unknown_nas", "disconnect", null, 0)]);
+    expect(lost?.status).toBe("degraded");
+    expect(lost?.degraded_reasons).toEqual(["CoA to NAS 10.99.0.1 not sent (unknown_nas): NAS 10.99.0.1 is not registered; the session may still run at the old state"]);
+    expect(lost?.timeline.at(-1)?.summary).toBe("Disconnect-Request not sent: NAS 10.99.0.1 is not registered");
+    expect(given([...happyPath(), coa("error", "coa", null, 0)])?.status).toBe("degraded");
+    expect(given([...happyPath(), coa("timeout", "coa", null, 3), coa("unknown_nas", "coa", null, 0)])?.degraded_reasons).toHaveLength(1);
+    expect(given([...happyPath(), coa("no_session", "disconnect", null, 0)])?.status).toBe("active");
   });
 
   it("names the Error-Cause of a NAK", () => {

@@ -122,6 +122,18 @@ function coaChange(doc: ProjectionDocument, m: Message<"RadiusCoaCompleted">): C
         summary: `${to}: ${detail}`,
       };
     }
+    case "unknown_nas":
+    case "error": {
+      // Nothing reached a NAS: the session goes on at its old state until someone acts.
+      const where = outcome === "unknown_nas" ? `NAS ${m.data.nas_address ?? "(address unknown)"} is not registered` : "the request could not be built";
+      return {
+        coa,
+        clears: coaReasonPrefix,
+        degraded: `${coaReasonPrefix}${outcome === "unknown_nas" ? (m.data.nas_address ?? nas) : nas} not sent (${outcome}): ${where}; the session may still run at the old state`,
+        ...(doc.status === "active" ? { status: "degraded" as const } : {}),
+        summary: `${requestName(kind)} not sent: ${where}`,
+      };
+    }
     default:
       return { coa, summary: `${to}: ${outcome}` };
   }

@@ -44,21 +44,23 @@ export function startDispatcher(deps: Pick<ServiceDeps, "db" | "tables" | "catal
   /** Claimed by this process and not yet recorded. */
   let held = 0;
   const sending = new Set<Promise<void>>();
-  const finished: Array<{ req: ClaimedCoa; result: CoaResult | { outcome: "no_session"; errorCause: null; attempts: 0 } }> = [];
+  const finished: Array<{ req: ClaimedCoa; result: CoaResult | { outcome: "unknown_nas" | "error"; errorCause: null; attempts: 0 } }> = [];
 
   const send = (req: ClaimedCoa): void => {
     const l = log.child({ tenant_id: req.tenantId, subscriber_id: req.subscriberId, correlation_id: req.correlationId, nas_id: req.nasId });
     const p = (async () => {
       if (!req.target) {
-        // The NAS was removed from the registry since: nothing to send to.
-        l.warn({ kind: req.kind, username: req.username }, "the request's NAS is no longer registered: recorded as no_session");
-        finished.push({ req, result: { outcome: "no_session", errorCause: null, attempts: 0 } });
+        // The NAS was removed from the registry since: nothing to send to, and the session (if it
+        // still runs) keeps its old state.
+        l.warn({ kind: req.kind, username: req.username }, "the request's NAS is no longer registered: recorded as unknown_nas");
+        finished.push({ req, result: { outcome: "unknown_nas", errorCause: null, attempts: 0 } });
         return;
       }
       const result = await sendCoa(req.kind, req.attributes, req.target, config.COA_ATTEMPTS, config.COA_TIMEOUT_MS).catch((err: unknown) => {
-        // A request that cannot be encoded never will be: recorded as refused rather than retried forever.
-        l.error({ err, kind: req.kind }, "CoA request could not be sent");
-        return { outcome: "nak" as const, errorCause: null, attempts: 0 };
+        // A request that cannot be built (a RADIUS dictionary missing, an attribute it does not
+        // know) never will be: recorded as error, not as the NAS's NAK, rather than retried forever.
+        l.error({ err, kind: req.kind }, "CoA request could not be built or sent");
+        return { outcome: "error" as const, errorCause: null, attempts: 0 as const };
       });
       finished.push({ req, result });
     })().finally(() => {
@@ -74,6 +76,7 @@ export function startDispatcher(deps: Pick<ServiceDeps, "db" | "tables" | "catal
       username: r.username,
       kind: r.kind,
       nas_id: r.nasId,
+      nas_address: null,
       outcome: r.status,
       error_cause: r.errorCause,
       attempts: r.attempts,

@@ -116,7 +116,11 @@ async function react(
 
   /** A CoA / Disconnect to the NAS of the open session, written with the account change; no session → recorded (and reported) at once. */
   const queueCoa = async (tx: Tx, username: string, intent: CoaIntent): Promise<Outgoing[]> => {
-    const session = await ahead.session(tx, tenantId, username);
+    const found = await ahead.session(tx, tenantId, username);
+    // A session on a NAS the registry does not know: nothing can be sent, and the session goes on
+    // running at the old state; recorded as its own outcome (the subscriber shows degraded).
+    const unknownNas = found !== null && found.nasId === null ? found : null;
+    const session = unknownNas ? null : found;
     const attributes: Record<string, string> = { "User-Name": username };
     if (session?.framedIp) attributes["Framed-IP-Address"] = session.framedIp;
     if (session) attributes["Acct-Session-Id"] = session.sessionId;
@@ -131,16 +135,20 @@ async function react(
       attributes,
       causeEventId: message.meta.event_id,
       correlationId: message.meta.correlation_id,
-      status: session ? "pending" : "no_session",
+      status: session ? "pending" : unknownNas ? "unknown_nas" : "no_session",
     });
     if (!inserted) return [];
+    if (unknownNas) {
+      log.warn({ kind: intent.kind, username, nas_address: unknownNas.nasAddress }, "the open session runs on a NAS that is not registered: nothing sent, the session keeps its old state");
+      return [{ message: follow(deps.ctx, message, "RadiusCoaCompleted", { username, kind: intent.kind, nas_id: null, nas_address: unknownNas.nasAddress, outcome: "unknown_nas", error_cause: null, attempts: 0 }) }];
+    }
     if (session) {
       coaQueued();
       log.info({ kind: intent.kind, nas_id: session.nasId, username }, "CoA request queued for the NAS of the open session");
       return [];
     }
     log.info({ kind: intent.kind, username }, "no open session on a registered NAS: nothing to cut");
-    return [{ message: follow(deps.ctx, message, "RadiusCoaCompleted", { username, kind: intent.kind, nas_id: null, outcome: "no_session", error_cause: null, attempts: 0 }) }];
+    return [{ message: follow(deps.ctx, message, "RadiusCoaCompleted", { username, kind: intent.kind, nas_id: null, nas_address: null, outcome: "no_session", error_cause: null, attempts: 0 }) }];
   };
 
   if (!view) {

@@ -151,7 +151,7 @@ describe("suspend, resume and plan change", () => {
     await topic.waitForType(ids.subscriber, "BillingServiceSuspended");
     expect((await servicesOf(db, tenant, ids.subscriber))[0]?.status).toBe("suspended");
     await produce(
-      ev(ids, "RadiusCoaCompleted", { username: `SUB-${ids.subscriber}`, kind: "disconnect", nas_id: "nas-1", outcome: "timeout", error_cause: null, attempts: 3 }, "radius"),
+      ev(ids, "RadiusCoaCompleted", { username: `SUB-${ids.subscriber}`, kind: "disconnect", nas_id: "nas-1", nas_address: null, outcome: "timeout", error_cause: null, attempts: 3 }, "radius"),
       ev(ids, "SubscriberSuspended", { order_id: `${ids.order}-s` }, "subscriber"),
     );
     const suspended = await waitForStatus(ids, "suspended");
@@ -164,7 +164,7 @@ describe("suspend, resume and plan change", () => {
     await topic.waitForType(ids.subscriber, "BillingServiceResumed");
     expect((await servicesOf(db, tenant, ids.subscriber))[0]?.status).toBe("active");
     await produce(
-      ev(ids, "RadiusCoaCompleted", { username: `SUB-${ids.subscriber}`, kind: "coa", nas_id: "nas-1", outcome: "ack", error_cause: null, attempts: 1 }, "radius"),
+      ev(ids, "RadiusCoaCompleted", { username: `SUB-${ids.subscriber}`, kind: "coa", nas_id: "nas-1", nas_address: null, outcome: "ack", error_cause: null, attempts: 1 }, "radius"),
       ev(ids, "SubscriberResumed", { order_id: `${ids.order}-r` }, "subscriber"),
     );
     const resumed = await waitForStatus(ids, "active");

@@ -208,7 +208,7 @@ describe("radius CoA dispatch", () => {
     await d.stop();
   });
 
-  it("a request that cannot be encoded is recorded nak with 0 attempts; one whose NAS was removed, no_session; each reported once", async () => {
+  it("a request that cannot be built is recorded error (not the NAS's nak) with 0 attempts; one whose NAS was removed, unknown_nas; each reported once", async () => {
     const t = newTenant();
     const nas = await fakeNas(t, "nas-1");
     const [bad] = await queue(t, "nas-1", 1, { "No-Such-Attribute": "x" });
@@ -218,13 +218,13 @@ describe("radius CoA dispatch", () => {
     const d = dispatcher(settings(t));
     const rows = await allRecorded([bad.id, gone.id, good.id]);
     const byId = new Map(rows.map((r) => [r.id, r]));
-    expect(byId.get(bad.id)).toMatchObject({ status: "nak", attempts: 0, errorCause: null });
-    expect(byId.get(gone.id)).toMatchObject({ status: "no_session", attempts: 0 });
+    expect(byId.get(bad.id)).toMatchObject({ status: "error", attempts: 0, errorCause: null });
+    expect(byId.get(gone.id)).toMatchObject({ status: "unknown_nas", attempts: 0 });
     expect(byId.get(good.id)).toMatchObject({ status: "ack", attempts: 1 });
     expect(nas.received.map((p) => p.attributes["User-Name"])).toEqual([good.username]);
     const { rows: events } = await completions(t);
-    expect(events.find((e) => e.meta.causation_id === gone.cause)?.data).toMatchObject({ outcome: "no_session", nas_id: "nas-removed", attempts: 0 });
-    expect(events.find((e) => e.meta.causation_id === bad.cause)?.data).toMatchObject({ outcome: "nak", attempts: 0 });
+    expect(events.find((e) => e.meta.causation_id === gone.cause)?.data).toMatchObject({ outcome: "unknown_nas", nas_id: "nas-removed", attempts: 0 });
+    expect(events.find((e) => e.meta.causation_id === bad.cause)?.data).toMatchObject({ outcome: "error", attempts: 0 });
     await expectOneEventEach(t, [bad, gone, good]);
     await d.stop();
   });

@@ -177,7 +177,7 @@ describe("radius lifecycle", () => {
     const [packet] = await receivedFor(a.username, "Disconnect-Request");
     expect(packet?.attributes).toMatchObject({ "User-Name": a.username, "Framed-IP-Address": a.ip, "Acct-Session-Id": `sess-${a.id}` });
     const [done] = await coaCompleted(a, "disconnect");
-    expect(done?.data).toEqual({ username: a.username, kind: "disconnect", nas_id: "nas-1", outcome: "ack", error_cause: null, attempts: 1 });
+    expect(done?.data).toEqual({ username: a.username, kind: "disconnect", nas_id: "nas-1", nas_address: null, outcome: "ack", error_cause: null, attempts: 1 });
 
     expect((await authenticate(a.username, password)).code).toBe("Access-Reject");
     const check = await db.select().from(radcheck).where(and(eq(radcheck.tenantId, tenant), eq(radcheck.username, a.username)));
@@ -300,10 +300,25 @@ describe("radius lifecycle", () => {
     await lifecycle.waitForType(quiet.id, "RadiusAccountCreated");
     await publish(suspendRequested(quiet));
     const [done] = await coaCompleted(quiet, "disconnect");
-    expect(done?.data).toEqual({ username: quiet.username, kind: "disconnect", nas_id: null, outcome: "no_session", error_cause: null, attempts: 0 });
+    expect(done?.data).toEqual({ username: quiet.username, kind: "disconnect", nas_id: null, nas_address: null, outcome: "no_session", error_cause: null, attempts: 0 });
     expect(await coaRows(quiet)).toMatchObject([{ status: "no_session", nasId: null, attempts: 0 }]);
     expect(received().filter((r) => r.attributes["User-Name"] === quiet.username)).toHaveLength(0);
     const [account] = await db.select().from(accounts).where(and(eq(accounts.tenantId, tenant), eq(accounts.subscriberId, quiet.id)));
+    expect(account).toMatchObject({ status: "suspended", suspendMode: "reject" });
+  });
+
+  it("an open session on a NAS the registry does not know: nothing sent, outcome unknown_nas with its address (not no_session), the account suspended anyway", async () => {
+    const lost = newSub();
+    await createAccount(lost);
+    // As FreeRADIUS records an Accounting-Start from a NAS nobody registered.
+    await sql`insert into radius.radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime)
+              values (${`sess-${lost.id}`}, ${`uniq-${lost.id}`}, ${lost.username}, '10.99.0.1', now())`;
+    await publish(suspendRequested(lost));
+    const [done] = await coaCompleted(lost, "disconnect");
+    expect(done?.data).toEqual({ username: lost.username, kind: "disconnect", nas_id: null, nas_address: "10.99.0.1", outcome: "unknown_nas", error_cause: null, attempts: 0 });
+    expect(await coaRows(lost)).toMatchObject([{ status: "unknown_nas", nasId: null, attempts: 0 }]);
+    expect(received().filter((r) => r.attributes["User-Name"] === lost.username)).toHaveLength(0);
+    const [account] = await db.select().from(accounts).where(and(eq(accounts.tenantId, tenant), eq(accounts.subscriberId, lost.id)));
     expect(account).toMatchObject({ status: "suspended", suspendMode: "reject" });
   });
 

@@ -118,7 +118,7 @@ export async function claimCoa(db: Db, o: ClaimOptions): Promise<ClaimedCoa[]> {
   });
 }
 
-export type CoaOutcomeStatus = "ack" | "nak" | "timeout" | "no_session";
+export type CoaOutcomeStatus = "ack" | "nak" | "timeout" | "error" | "no_session" | "unknown_nas";
 
 export interface CoaOutcome {
   readonly id: string;

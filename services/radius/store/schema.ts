@@ -241,8 +241,12 @@ export const suspensionPolicies = schema.table("suspension_policies", {
 });
 
 export type CoaKind = "disconnect" | "coa";
-/** pending → sending (claimed by a dispatcher until `claimed_until`) → ack | nak | timeout | no_session. */
-export type CoaStatus = "pending" | "sending" | "ack" | "nak" | "timeout" | "no_session";
+/**
+ * pending → sending (claimed by a dispatcher until `claimed_until`) → ack | nak | timeout | error
+ * (the request could not be built, e.g. a dictionary is missing); no_session and unknown_nas (the
+ * session runs on a NAS the registry does not know) are recorded at once.
+ */
+export type CoaStatus = "pending" | "sending" | "ack" | "nak" | "timeout" | "error" | "no_session" | "unknown_nas";
 
 /**
  * Every CoA / Disconnect request: written pending with the account change, claimed by a dispatcher

@@ -219,23 +219,27 @@ export async function listNas(db: Db, tenantId?: string): Promise<NasDevice[]> {
     .orderBy(asc(nasDevices.tenantId), asc(nasDevices.nasId));
 }
 
-/** The open session of `username` (latest start) on one of the tenant's NAS devices. */
-export type OpenSession = { nasId: string; framedIp: string | null; sessionId: string };
+/**
+ * The open session of `username` (latest start): on one of the tenant's registered NAS devices
+ * (`nasId`), or on a NAS the registry does not know (`nasId` null: nothing can be sent there).
+ */
+export type OpenSession = { nasId: string | null; nasAddress: string; framedIp: string | null; sessionId: string };
 
 /**
- * The open sessions of these users (tenant, username) on the tenants' registered NAS, in one
- * statement: tenant\0username → the latest (as openSession picks it); a user with none is absent.
+ * The open sessions of these users (tenant, username), in one statement: tenant\0username → the
+ * latest (as openSession picks it), with the tenant's NAS it runs on if registered; a user with
+ * none is absent.
  */
 export async function openSessions(tx: Tx, users: ReadonlyArray<{ readonly tenantId: string; readonly username: string }>): Promise<Map<string, OpenSession>> {
   const out = new Map<string, OpenSession>();
   if (users.length === 0) return out;
-  const rows = await clientOf(tx)<{ tenant_id: string; username: string; nas_id: string; framed_ip: string | null; session_id: string }[]>`
-    select distinct on (k.tenant_id, k.username) k.tenant_id, k.username, n.nas_id, r.framedipaddress as framed_ip, r.acctsessionid as session_id
+  const rows = await clientOf(tx)<{ tenant_id: string; username: string; nas_id: string | null; nas_address: string; framed_ip: string | null; session_id: string }[]>`
+    select distinct on (k.tenant_id, k.username) k.tenant_id, k.username, n.nas_id, host(r.nasipaddress) as nas_address, r.framedipaddress as framed_ip, r.acctsessionid as session_id
       from jsonb_to_recordset(${JSON.stringify(users.map((u) => ({ tenant_id: u.tenantId, username: u.username })))}::jsonb) as k(tenant_id text, username text)
       join radius.radacct r on r.username = k.username and r.acctstoptime is null
-      join radius.nas_devices n on n.tenant_id = k.tenant_id and n.address::inet = r.nasipaddress
+      left join radius.nas_devices n on n.tenant_id = k.tenant_id and n.address::inet = r.nasipaddress
      order by k.tenant_id, k.username, r.acctstarttime desc`;
-  for (const r of rows) out.set(`${r.tenant_id}\u0000${r.username}`, { nasId: r.nas_id, framedIp: r.framed_ip, sessionId: r.session_id });
+  for (const r of rows) out.set(`${r.tenant_id}\u0000${r.username}`, { nasId: r.nas_id, nasAddress: r.nas_address, framedIp: r.framed_ip, sessionId: r.session_id });
   return out;
 }
 
@@ -255,7 +259,7 @@ export interface NewCoa {
   readonly attributes: Record<string, string>;
   readonly causeEventId: string;
   readonly correlationId: string | null;
-  readonly status: "pending" | "no_session";
+  readonly status: "pending" | "no_session" | "unknown_nas";
 }
 
 /** Idempotent per (cause event, kind); false when it was already there. */
