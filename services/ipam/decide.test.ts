@@ -112,6 +112,24 @@ describe("priority: static IPs of the profile, then of the order, then dynamic",
     const plan = planAllocation(created(network({ static_ipv4: "100.64.0.1" })), initialState, [], pools);
     expect(plan).toMatchObject({ kind: "fail", failure: { code: "invalid_static_ip", reason: expect.stringContaining("gateway of pool 'v4'") } });
   });
+
+  it.each([
+    ["the network address of an IPv4 pool", { static_ipv4: "100.65.0.0" }, "network address of pool 'business'"],
+    ["the broadcast address of an IPv4 pool", { static_ipv4: "100.65.0.255" }, "broadcast address of pool 'business'"],
+    ["the subnet-router anycast address of an IPv6 pool", { static_ipv6: "2001:db8:ffff::", ipv6_assignment_mode: "slaac" }, "anycast address of pool 'v6'"],
+    ["a /60 inside a PD pool delegating /56", { delegated_ipv6_prefix: "2001:db8:100:10::/60", ipv6_assignment_mode: "pd" }, "without being one of its /56 units"],
+    ["a /36 holding a PD pool's units", { delegated_ipv6_prefix: "2001:db8::/36", ipv6_assignment_mode: "pd" }, "overlaps pool 'pd56'"],
+    ["a delegated prefix over the IPv6 address pool", { delegated_ipv6_prefix: "2001:db8:ffff::/56", ipv6_assignment_mode: "pd" }, "overlaps the IPv6 address pool 'v6'"],
+  ])("a static that is %s fails as invalid_static_ip", (_what, fields, reason) => {
+    const plan = planAllocation(created(network(fields)), initialState, [], pools);
+    expect(plan).toMatchObject({ kind: "fail", failure: { code: "invalid_static_ip", reason: expect.stringContaining(reason) } });
+  });
+
+  it("a static that is one of a pool's units, or outside every pool, is bound as it is", () => {
+    for (const fields of [{ static_ipv4: "100.65.0.7" }, { static_ipv4: "203.0.113.10" }, { delegated_ipv6_prefix: "2001:db8:100:1200::/56", ipv6_assignment_mode: "pd" }, { delegated_ipv6_prefix: "2001:db8:b0b:100::/60", ipv6_assignment_mode: "pd" }]) {
+      expect(planAllocation(created(network(fields)), initialState, [], pools).kind).toBe("allocate");
+    }
+  });
 });
 
 describe("pool choice", () => {

@@ -7,7 +7,7 @@ import { follow, type EventContext } from "../../shared/messages.js";
 import { evolveProgress, initialProgress, mayCompensate, type Progress } from "../../shared/progress.js";
 import { evolveView, type SubscriberView } from "../../shared/subscriber-view.js";
 import { teardownDue } from "../../shared/teardown.js";
-import { AddressError, canonicalStatic, type Family } from "./domain/addresses.js";
+import { AddressError, addressToIndex, canonicalStatic, geometry, overlaps, type Family } from "./domain/addresses.js";
 
 export type Source = "network_profile" | "order_static" | "dynamic";
 export type Trigger = Message<"NetworkProfileCreated" | "NetworkProfileSkipped">;
@@ -126,6 +126,34 @@ export function choosePool(family: Family, network: FiberNetworkConfig, pools: r
 
 const isFailure = (x: PoolInfo | Failure): x is Failure => "code" in x;
 
+const asCidr = (family: Family, address: string): string => (family === "ipv6_pd" ? address : `${address}/${family === "ipv4" ? 32 : 128}`);
+
+/**
+ * Why a static address or prefix can not be bound where it lies, or null. Inside a pool it must
+ * be one of the pool's units: not the network or broadcast address of an IPv4 pool, not the
+ * subnet-router anycast address of an IPv6 one, and a delegated prefix exactly one unit of a PD
+ * pool (a /60 inside a /56 unit, or a /48 holding units, would overlap what the pool hands out).
+ * A delegated prefix may not overlap an IPv6 address pool at all.
+ */
+export function staticPlacementProblem(family: Family, address: string, pools: readonly PoolInfo[]): string | null {
+  const version = family === "ipv4" ? "ipv4" : "ipv6";
+  const mine = asCidr(family, address);
+  for (const p of pools) {
+    const pVersion = p.family === "ipv4" ? "ipv4" : "ipv6";
+    if (pVersion !== version || !overlaps(version, mine, p.cidr)) continue;
+    if (family === "ipv6_pd" && p.family === "ipv6") return `overlaps the IPv6 address pool '${p.name}' (${p.cidr})`;
+    if (family !== "ipv6_pd" && p.family === "ipv6_pd") continue; // an address inside a delegated range is the PD pool's concern only as a prefix
+    if (p.family !== family) continue;
+    const g = geometry(p.family, p.cidr, p.delegatedLength);
+    const idx = addressToIndex(g, address);
+    if (idx === null) return `overlaps pool '${p.name}' (${p.cidr}) without being one of its /${g.unitLength} units`;
+    if (idx < g.first || idx >= g.end) {
+      return family === "ipv4" ? `is the ${idx < g.first ? "network" : "broadcast"} address of pool '${p.name}' (${p.cidr})` : `is the subnet-router anycast address of pool '${p.name}' (${p.cidr})`;
+    }
+  }
+  return null;
+}
+
 /**
  * What to do on NetworkProfileCreated / NetworkProfileSkipped. Nothing when the subscriber
  * already holds addresses (the outcome happened) or provisioning already failed (a step that
@@ -156,6 +184,8 @@ export function planAllocation(trigger: Trigger, state: IpamState, held: readonl
       }
       const gatewayOf = pools.find((p) => p.family === family && p.gateway === address);
       if (gatewayOf) return { kind: "fail", failure: { code: "invalid_static_ip", reason: `static ${label[family]} ${address} is the gateway of pool '${gatewayOf.name}'` } };
+      const misplaced = staticPlacementProblem(family, address, pools);
+      if (misplaced) return { kind: "fail", failure: { code: "invalid_static_ip", reason: `static ${label[family]} ${address} ${misplaced}` } };
       items.push({ family, kind: "static", address, source: chosen.source });
     } else if (needed.includes(family)) {
       const pool = choosePool(family, network, pools);

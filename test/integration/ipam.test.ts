@@ -97,6 +97,27 @@ describe("allocation", () => {
     expect(got).toMatchObject({ type: "IpAllocationFailed", data: { code: "static_ip_in_use", reason: `static ipv4 10.0.0.5 is bound to subscriber ${sub("owner")}` } });
   });
 
+  it("static prefixes may not overlap: a /60 inside another subscriber's static /56 fails static_ip_in_use; a static inside a pool must be one of its units", async () => {
+    const tenant = await tenantWith("overlap", v4("100.64.0.0/24"), { name: "pd", kind: "ipv6_pd", cidr: "2001:db8:4000::/40", delegatedLength: 56, isDefault: true });
+    const pd = (prefix: string) => network({ delegated_ipv6_prefix: prefix, ipv6_assignment_mode: "pd" });
+    await publish(producer, profileCreated(tenant, sub("wide"), pd("2001:db8:9900::/56")));
+    expect((await outcome(sub("wide"))).data).toMatchObject({ ips: { ipv6_prefix: "2001:db8:9900::/56" } });
+
+    await publish(producer, profileCreated(tenant, sub("inside"), pd("2001:db8:9900:10::/60")));
+    expect(await outcome(sub("inside"))).toMatchObject({
+      type: "IpAllocationFailed",
+      data: { code: "static_ip_in_use", reason: `static ipv6_pd 2001:db8:9900:10::/60 overlaps 2001:db8:9900::/56, bound to subscriber ${sub("wide")}` },
+    });
+    // Inside the PD pool: a /60 is not one of its /56 units (the allocator could hand out the /56 around it).
+    await publish(producer, profileCreated(tenant, sub("in-pool"), pd("2001:db8:4000:10::/60")));
+    expect(await outcome(sub("in-pool"))).toMatchObject({ type: "IpAllocationFailed", data: { code: "invalid_static_ip", reason: expect.stringContaining("without being one of its /56 units") } });
+    // The network address of the IPv4 pool.
+    await publish(producer, profileCreated(tenant, sub("network"), network({ static_ipv4: "100.64.0.0" })));
+    expect(await outcome(sub("network"))).toMatchObject({ type: "IpAllocationFailed", data: { code: "invalid_static_ip", reason: expect.stringContaining("network address of pool 'v4'") } });
+    const held = await sql`select subscriber_id from ipam.allocations where tenant_id = ${tenant}`;
+    expect(held.map((r) => r.subscriber_id)).toEqual([sub("wide"), sub("wide")]); // its IPv4 and its /56; nothing of the others
+  });
+
   it("an exhausted pool fails with pool_exhausted and leaves no half allocation behind", async () => {
     // a /30 holds two usable addresses
     const tenant = await tenantWith("full", v4("100.64.0.0/30"), { name: "v6", kind: "ipv6", cidr: "2001:db8:fe::/64", isDefault: true });

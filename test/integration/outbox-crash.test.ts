@@ -78,3 +78,43 @@ it("publishes the outbox of a process killed after commit exactly once, in order
   const seen = out.seen.map((s) => ({ id: header(s.message, "event-id"), partition: s.partition, offset: Number(s.message.offset) }));
   expect(seen.map((s) => s.id)).toEqual(rows.map((r) => r.eventId)); // once each, in outbox order
 });
+
+it("publishes again what a relay had sent but not yet marked (it died between Kafka's ack and the mark): each event at most twice, with the same event id and bytes, and nothing else changes", async () => {
+  const sub = `sub-${run}-unmarked`;
+  const eventId = `evt-${run}-unmarked`;
+  const out = await collector(outTopic, `test-unmarked-reader-${run}`);
+  const first = startProcess("test/fixtures/ledger/main.ts", env);
+  const value = await codec.encode(inTopic, {
+    type: "IpAllocated",
+    meta: { event_id: eventId, occurred_at: Date.now(), tenant_id: "t", subscriber_id: sub, correlation_id: `o-${run}-unmarked`, causation_id: null, producer: "test" },
+    data: { ips: { ipv4: "100.64.9.10", ipv6: null, ipv6_prefix: null, source: "dynamic" } },
+  });
+  await producer.send({ topic: inTopic, messages: [{ key: sub, value }] });
+  const rows = async () => db.select().from(ledger.outbox).where(eq(ledger.outbox.key, sub));
+  await expect.poll(async () => (await rows()).filter((r) => r.publishedAt !== null).length, { timeout: 60_000, interval: 200 }).toBe(3);
+  first.child.kill("SIGTERM");
+  expect((await within(first.exited, 60_000, () => `graceful stop\n${first.output()}`)).code).toBe(0);
+
+  // The state a relay leaves when it dies after Kafka acknowledged the batch and before the mark.
+  await db.update(ledger.outbox).set({ publishedAt: null }).where(eq(ledger.outbox.key, sub));
+  const second = startProcess("test/fixtures/ledger/main.ts", env);
+  try {
+    await out.waitFor(6, 60_000);
+    await expect.poll(async () => (await rows()).every((r) => r.publishedAt !== null), { timeout: 60_000, interval: 200 }).toBe(true);
+  } finally {
+    second.child.kill("SIGTERM");
+  }
+  expect((await within(second.exited, 60_000, () => `graceful stop\n${second.output()}`)).code).toBe(0);
+  await new Promise((r) => setTimeout(r, 1000)); // a third copy would show up here
+  await out.stop();
+
+  const ours = out.seen.filter((s) => s.message.key?.toString() === sub);
+  const byId = new Map<string, Buffer[]>();
+  for (const s of ours) byId.set(header(s.message, "event-id") ?? "", [...(byId.get(header(s.message, "event-id") ?? "") ?? []), s.message.value ?? Buffer.alloc(0)]);
+  expect([...byId.keys()].sort()).toEqual((await rows()).map((r) => r.eventId).sort());
+  for (const copies of byId.values()) {
+    expect(copies).toHaveLength(2); // at most twice: once per relay that sent it
+    expect(copies[0]?.equals(copies[1] ?? Buffer.alloc(0))).toBe(true); // byte for byte: a CRM deduping on event_id sees one
+  }
+  expect(await db.select().from(ledger.effects).where(eq(ledger.effects.eventId, eventId))).toHaveLength(1);
+});

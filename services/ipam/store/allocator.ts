@@ -9,7 +9,7 @@
 // lock serialises cursor moves per pool, and the unique (tenant, family, address) is the final
 // guard: a unit someone else got in the meantime is skipped, never handed out twice.
 import { and, eq, sql } from "drizzle-orm";
-import { clientOf } from "../../../shared/db.js";
+import { clientOf, lockKey } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import { keyString, type SubscriberKey } from "../../../shared/reactor.js";
 import type { Failure, Held, PlanItem, PoolInfo, Source } from "../decide.js";
@@ -188,6 +188,18 @@ export async function bindStatic(
   tenantPools: readonly PoolRow[],
 ): Promise<void> {
   const place = await placeInPools(tx, tenantId, item.family, item.address, tenantPools);
+  if (item.family === "ipv6_pd" && !place) {
+    // Outside every pool a delegated prefix is checked against the tenant's other prefixes: a /56
+    // and a /60 inside it are different texts, which the unique key alone would let through.
+    // The lock makes two such binds of one tenant take turns.
+    const sql = clientOf(tx);
+    await sql`select pg_advisory_xact_lock(${lockKey(`ipam-static-pd:${tenantId}`).toString()}::bigint)`;
+    const [clash] = await sql<{ subscriber_id: string; address: string }[]>`
+      select subscriber_id, address from ipam.allocations
+       where tenant_id = ${tenantId} and family = 'ipv6_pd' and subscriber_id <> ${subscriberId} and address::cidr && ${item.address}::cidr
+       limit 1`;
+    if (clash) throw new AllocationFailure({ code: "static_ip_in_use", reason: `static ipv6_pd ${item.address} overlaps ${clash.address}, bound to subscriber ${clash.subscriber_id}` });
+  }
   const ok = await tryBind(tx, { tenantId, subscriberId, family: item.family, address: item.address, poolId: place?.poolId ?? null, idx: place?.idx ?? null, source: item.source });
   if (!ok) {
     const [owner] = await tx
