@@ -106,6 +106,12 @@ export interface FiberCrmOrderFailed {
     subscriber_id: null | string;
     step: string;
     reason: string;
+    /**
+     * The failed step's machine-readable code when it gave one (vlan_in_use, pool_exhausted, static_ip_in_use, onu_in_use, ...); null otherwise.
+     *
+     * Default: null
+     */
+    code: null | string;
 }
 
 /**
@@ -700,6 +706,21 @@ export interface FiberLifecycleNetworkProfileCreated {
 }
 
 /**
+ * The profile service refused the order's network settings: provisioning fails at the profile step (vlan_in_use: the QinQ VLAN pair is another live subscriber's in the tenant). A profile that merely could not be stored is NetworkProfileSkipped instead, and provisioning goes on.
+ */
+export interface FiberLifecycleNetworkProfileCreationFailed {
+    /**
+     * Who, when, which tenant and subscriber, and which order and event caused this one.
+     */
+    meta: FiberMeta;
+    /**
+     * Machine-readable failure code: vlan_in_use.
+     */
+    code: string;
+    reason: string;
+}
+
+/**
  * The profile was removed: soft-deleted on termination (kept for audit), deleted on rollback.
  */
 export interface FiberLifecycleNetworkProfileDeleted {
@@ -1053,6 +1074,12 @@ export interface FiberLifecycleSubscriberProvisioningFailed {
     order_id: string;
     step: string;
     reason: string;
+    /**
+     * The failed step's machine-readable code when it gave one; null otherwise.
+     *
+     * Default: null
+     */
+    code: null | string;
 }
 
 /**
@@ -1173,6 +1200,7 @@ export interface EventRecords {
   IpAllocationFailed: FiberLifecycleIpAllocationFailed;
   IpReleased: FiberLifecycleIpReleased;
   NetworkProfileCreated: FiberLifecycleNetworkProfileCreated;
+  NetworkProfileCreationFailed: FiberLifecycleNetworkProfileCreationFailed;
   NetworkProfileDeleted: FiberLifecycleNetworkProfileDeleted;
   NetworkProfileSkipped: FiberLifecycleNetworkProfileSkipped;
   NetworkProfileUpdated: FiberLifecycleNetworkProfileUpdated;
@@ -1234,6 +1262,7 @@ export const eventTopics = {
   IpAllocationFailed: "subscriber.lifecycle.v1",
   IpReleased: "subscriber.lifecycle.v1",
   NetworkProfileCreated: "subscriber.lifecycle.v1",
+  NetworkProfileCreationFailed: "subscriber.lifecycle.v1",
   NetworkProfileDeleted: "subscriber.lifecycle.v1",
   NetworkProfileSkipped: "subscriber.lifecycle.v1",
   NetworkProfileUpdated: "subscriber.lifecycle.v1",
@@ -1271,4 +1300,4 @@ export type CrmOrdersV1Event = "ModifyOrderPlaced" | "ProvisionOrderPlaced" | "R
 /** Record types published on service-metadata.v1. */
 export type ServiceMetadataV1Event = "ServiceMetadata";
 /** Record types published on subscriber.lifecycle.v1. */
-export type SubscriberLifecycleV1Event = "BillingPlanChangeFailed" | "BillingPlanChanged" | "BillingServiceCancelled" | "BillingServiceCreated" | "BillingServiceCreationFailed" | "BillingServiceResumed" | "BillingServiceSuspended" | "BillingServiceTerminated" | "IpAllocated" | "IpAllocationFailed" | "IpReleased" | "NetworkProfileCreated" | "NetworkProfileDeleted" | "NetworkProfileSkipped" | "NetworkProfileUpdated" | "OnuActivated" | "OnuActivationFailed" | "OnuActivationSkipped" | "OnuBandwidthChanged" | "OnuDeactivated" | "RadiusAccountCreated" | "RadiusAccountCreationFailed" | "RadiusAccountDeleted" | "RadiusAccountResumed" | "RadiusAccountSuspended" | "RadiusCoaCompleted" | "RadiusPlanChangeFailed" | "RadiusPlanChanged" | "SubscriberArchived" | "SubscriberCreated" | "SubscriberPlanChangeRequested" | "SubscriberPlanChanged" | "SubscriberProvisioned" | "SubscriberProvisioningFailed" | "SubscriberProvisioningRolledBack" | "SubscriberResumeRequested" | "SubscriberResumed" | "SubscriberSuspendRequested" | "SubscriberSuspended" | "SubscriberTerminationRequested";
+export type SubscriberLifecycleV1Event = "BillingPlanChangeFailed" | "BillingPlanChanged" | "BillingServiceCancelled" | "BillingServiceCreated" | "BillingServiceCreationFailed" | "BillingServiceResumed" | "BillingServiceSuspended" | "BillingServiceTerminated" | "IpAllocated" | "IpAllocationFailed" | "IpReleased" | "NetworkProfileCreated" | "NetworkProfileCreationFailed" | "NetworkProfileDeleted" | "NetworkProfileSkipped" | "NetworkProfileUpdated" | "OnuActivated" | "OnuActivationFailed" | "OnuActivationSkipped" | "OnuBandwidthChanged" | "OnuDeactivated" | "RadiusAccountCreated" | "RadiusAccountCreationFailed" | "RadiusAccountDeleted" | "RadiusAccountResumed" | "RadiusAccountSuspended" | "RadiusCoaCompleted" | "RadiusPlanChangeFailed" | "RadiusPlanChanged" | "SubscriberArchived" | "SubscriberCreated" | "SubscriberPlanChangeRequested" | "SubscriberPlanChanged" | "SubscriberProvisioned" | "SubscriberProvisioningFailed" | "SubscriberProvisioningRolledBack" | "SubscriberResumeRequested" | "SubscriberResumed" | "SubscriberSuspendRequested" | "SubscriberSuspended" | "SubscriberTerminationRequested";

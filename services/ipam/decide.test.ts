@@ -156,7 +156,7 @@ describe("idempotent decisions", () => {
   });
 
   it("a trigger that arrives after provisioning failed allocates nothing", () => {
-    const state = given(msg("SubscriberProvisioningFailed", { order_id: "order-1", step: "profile", reason: "deadline" }));
+    const state = given(msg("SubscriberProvisioningFailed", { code: null, order_id: "order-1", step: "profile", reason: "deadline" }));
     expect(planAllocation(skipped(network()), state, [], pools)).toEqual({ kind: "nothing", why: "provisioning already failed" });
   });
 });
@@ -165,7 +165,7 @@ describe("compensation", () => {
   const trigger = skipped(network());
   const ips = allocated(ctx, trigger, [{ family: "ipv4", address: "100.64.0.10" }], "dynamic");
   const held: Held[] = [{ family: "ipv4", address: "100.64.0.10", source: "dynamic" }];
-  const failed = msg("SubscriberProvisioningFailed", { order_id: "order-1", step: "radius", reason: "no plan" });
+  const failed = msg("SubscriberProvisioningFailed", { code: null, order_id: "order-1", step: "radius", reason: "no plan" });
 
   it("after a failure ipam releases once every later step that succeeded has undone its own", () => {
     // given ipam and radius succeeded, then provisioning failed

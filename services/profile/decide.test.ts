@@ -63,7 +63,7 @@ const profile: StoredProfile = { network_profile_id: "p-1", config: network, met
 const profileCreated = () => event("NetworkProfileCreated", { profile: { network_profile_id: "p-1", config: network, metadata: {} } });
 const dynamicIps: FiberIpAssignment = { ipv4: "100.64.0.7", ipv6: "2001:db8::7", ipv6_prefix: "2001:db8:7::/56", source: "dynamic" };
 const ipAllocated = (ips = dynamicIps) => event("IpAllocated", { ips });
-const failed = (step = "radius") => event("SubscriberProvisioningFailed", { order_id: "order-1", step, reason: "boom" });
+const failed = (step = "radius") => event("SubscriberProvisioningFailed", { code: null, order_id: "order-1", step, reason: "boom" });
 
 const given = (events: readonly Message[], stored: StoredProfile | null = profile, vlanOwner: string | null = null): ProfileState => ({
   view: events.reduce<SubscriberView | null>((v, m) => evolveView(v, m), null),
@@ -88,15 +88,13 @@ describe("creating the network profile from the order", () => {
     expect(view?.order_network).toEqual(network);
   });
 
-  it("skips, never blocks, when another live subscriber holds the QinQ VLAN pair: the order's network goes on", () => {
+  it("fails the order (vlan_in_use) when another live subscriber holds the QinQ VLAN pair: two customers never share a C-VLAN", () => {
     const m = created();
     const { decision } = decide(given([], null, "sub-other"), m, ctx, on);
-    expect(decision.kind).toBe("skip");
-    expect(decision.kind === "skip" && decision.event.data).toEqual({
-      reason: "QinQ VLAN pair 100/1000 already belongs to subscriber sub-other",
-      network,
-    });
-    expect(decision.kind === "skip" && decision.event.meta.causation_id).toBe(m.meta.event_id);
+    expect(decision.kind).toBe("fail");
+    expect(decision.kind === "fail" && decision.event.type).toBe("NetworkProfileCreationFailed");
+    expect(decision.kind === "fail" && decision.event.data).toEqual({ code: "vlan_in_use", reason: "QinQ VLAN pair 100/1000 already belongs to subscriber sub-other" });
+    expect(decision.kind === "fail" && decision.event.meta.causation_id).toBe(m.meta.event_id);
   });
 
   it("shares an S-VLAN freely without QinQ (the pair rule is for QinQ only)", () => {

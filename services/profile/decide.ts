@@ -1,8 +1,9 @@
 // The profile service's decisions. Pure: the subscriber's view, its stored profile and the owner
 // of its QinQ VLAN pair come in from the handler, ids and the clock through the EventContext.
 // - SubscriberCreated → store the profile from the order → NetworkProfileCreated; when it cannot
-//   (consumption disabled, the QinQ pair taken, a constraint) → NetworkProfileSkipped with the
-//   order's network, so provisioning never blocks on the profile.
+//   (consumption disabled, a constraint) → NetworkProfileSkipped with the order's network, so
+//   provisioning never blocks on the profile; the order's QinQ pair held by another live
+//   subscriber of the tenant → NetworkProfileCreationFailed (vlan_in_use): the order fails.
 // - IpAllocated with source dynamic → write the IPs back → NetworkProfileUpdated (ip_writeback).
 // - Provisioning failed and every later step undone (mayCompensate) → soft delete →
 //   NetworkProfileDeleted (rollback). Termination: when the profile's turn in the teardown order
@@ -49,6 +50,7 @@ export type Decision =
   | { readonly kind: "none"; readonly why: string }
   | { readonly kind: "create"; readonly profile: FiberNetworkProfile; readonly event: Message<"NetworkProfileCreated"> }
   | { readonly kind: "skip"; readonly event: Message<"NetworkProfileSkipped"> }
+  | { readonly kind: "fail"; readonly event: Message<"NetworkProfileCreationFailed"> }
   | { readonly kind: "writeback"; readonly ips: IpWriteback; readonly event: Message<"NetworkProfileUpdated"> }
   | { readonly kind: "soft-delete"; readonly profile: StoredProfile; readonly event: Message<"NetworkProfileDeleted"> };
 
@@ -66,7 +68,10 @@ function onSubscriberCreated(state: ProfileState, m: Message<"SubscriberCreated"
   if (!settings.enabled) return skip(ctx, m, disabledReason);
   const n = m.data.network;
   if (n.qinq_enabled && state.vlanOwner) {
-    return skip(ctx, m, `QinQ VLAN pair ${n.service_vlan}/${n.inner_vlan} already belongs to subscriber ${state.vlanOwner}`);
+    // Not a skip: RADIUS and the OLT would use the order's VLANs anyway, and two customers would
+    // share one C-VLAN. The order fails at the profile step.
+    const reason = `QinQ VLAN pair ${n.service_vlan}/${n.inner_vlan} already belongs to subscriber ${state.vlanOwner}`;
+    return { kind: "fail", event: follow(ctx, m, "NetworkProfileCreationFailed", { code: "vlan_in_use", reason }) };
   }
   const profile: FiberNetworkProfile = {
     network_profile_id: state.profile?.network_profile_id ?? ctx.newId(),

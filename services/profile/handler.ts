@@ -3,6 +3,7 @@
 // inside the batch's unit of work.
 import type { Message } from "../../schemas/generated/events.js";
 import type { BatchReactor } from "../../shared/consumer.js";
+import { follow } from "../../shared/messages.js";
 import { mayCompensate } from "../../shared/progress.js";
 import { keyString, viewReactor, type UnitScope } from "../../shared/reactor.js";
 import { teardownDue } from "../../shared/teardown.js";
@@ -98,6 +99,11 @@ async function apply(tx: Tx, d: Decision, m: Message, deps: ServiceDeps, log: Lo
       } catch (err) {
         const reason = constraintViolation(err);
         if (!reason || m.type !== "SubscriberCreated") throw err;
+        // The pair taken in the meantime (another process's unit): the order fails as when it was taken before.
+        if (reason.includes("subscriber_network_profiles_qinq_pair")) {
+          const c = d.profile.config;
+          return apply(tx, { kind: "fail", event: follow(deps.ctx, m, "NetworkProfileCreationFailed", { code: "vlan_in_use", reason: `QinQ VLAN pair ${c.service_vlan}/${c.inner_vlan} already belongs to another subscriber of the tenant` }) }, m, deps, log, cache, before);
+        }
         return apply(tx, skip(deps.ctx, m, reason), m, deps, log, cache, before);
       }
       const c = d.profile.config;
@@ -109,6 +115,9 @@ async function apply(tx: Tx, d: Decision, m: Message, deps: ServiceDeps, log: Lo
     }
     case "skip":
       log.warn({ reason: d.event.data.reason }, "Network profile skipped; provisioning goes on from the order's network settings");
+      return [{ message: d.event }];
+    case "fail":
+      log.warn({ code: d.event.data.code, reason: d.event.data.reason }, "Network profile refused; provisioning fails at the profile step");
       return [{ message: d.event }];
     case "writeback": {
       const row = await writebackIps(tx, tenant, subscriber, d.ips);

@@ -62,7 +62,7 @@ const onu = () =>
   event("OnuActivated", { onu_id: "onu-123", onu_serial: "ALCL12345678", olt_id: "olt-1", pon_port: "0/1", s_vlan: 100, c_vlan: 1000, bandwidth_mbps: 100 });
 const billing = () => event("BillingServiceCreated", { service_id: "svc-1", service_plan_id: "residential_100mbps", status: "active" });
 const provisioned = () => event("SubscriberProvisioned", { order_id: "order-1" });
-const failed = () => event("SubscriberProvisioningFailed", { order_id: "order-1", step: "radius", reason: "no RADIUS plan" });
+const failed = () => event("SubscriberProvisioningFailed", { code: null, order_id: "order-1", step: "radius", reason: "no RADIUS plan" });
 
 const given = (events: readonly Message[]): ProjectionDocument | null => events.reduce<ProjectionDocument | null>((d, m) => fold(d, m), null);
 const happyPath = () => [created(), profileCreated(), ipAllocated(), radius(), onu(), billing(), provisioned()];

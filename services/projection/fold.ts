@@ -164,6 +164,8 @@ function changeOf(doc: ProjectionDocument, m: Message): Change {
       return { metadata: { network_profile: null }, summary: `Network profile ${m.data.network_profile_id} deleted (${m.data.reason})` };
     case "IpAllocated":
       return { metadata: { allocated_ips: m.data.ips }, summary: `IPs allocated: ${ipList(m.data.ips)} (${m.data.ips.source})` };
+    case "NetworkProfileCreationFailed":
+      return { summary: `Network profile refused: ${m.data.reason} (${m.data.code})` };
     case "IpAllocationFailed":
       return { summary: `IP allocation failed: ${m.data.reason} (${m.data.code})` };
     case "IpReleased":

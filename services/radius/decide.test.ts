@@ -45,7 +45,7 @@ const created = (net = network()) =>
   });
 const profileCreated = (net: FiberNetworkConfig) => event("NetworkProfileCreated", { profile: { network_profile_id: "np-1", config: net, metadata: {} } });
 const ipAllocated = (a = ips()) => event("IpAllocated", { ips: a });
-const failed = () => event("SubscriberProvisioningFailed", { order_id: "order-1", step: "olt", reason: "ONU not found" });
+const failed = () => event("SubscriberProvisioningFailed", { code: null, order_id: "order-1", step: "olt", reason: "ONU not found" });
 
 const given = (...events: Message[]): SubscriberView => {
   const view = events.reduce<SubscriberView | null>(evolveView, null);

@@ -84,21 +84,25 @@ describe("provisioned", () => {
 
 describe("failed", () => {
   it.each([
+    ["NetworkProfileCreationFailed", "profile", event("NetworkProfileCreationFailed", { code: "vlan_in_use", reason: "QinQ VLAN pair 100/10 already belongs to subscriber sub-0" })],
     ["IpAllocationFailed", "ipam", event("IpAllocationFailed", { code: "pool_exhausted", reason: "no free IPv4" })],
     ["RadiusAccountCreationFailed", "radius", event("RadiusAccountCreationFailed", { code: "no_plan", reason: "no RADIUS plan" })],
     ["OnuActivationFailed", "olt", event("OnuActivationFailed", { onu_serial: "ALCL1", code: "not_found", reason: "ONU not discovered" })],
     ["BillingServiceCreationFailed", "billing", event("BillingServiceCreationFailed", { code: "no_price", reason: "no price" })],
   ] as const)("given provisioning, when %s arrives, then SubscriberProvisioningFailed + OrderFailed at step %s", (_t, step, failure) => {
-    const { state } = given(success.profile());
+    const { state } = given(...(step === "profile" ? [] : [success.profile()]));
     const d = decideLifecycle(state, failure, ctx);
-    const reason = (failure.data as { reason: string }).reason;
+    const { reason, code } = failure.data as { reason: string; code: string };
+    // At the first step nothing succeeded before: nothing to undo, rolled back at once.
+    const first = step === "profile";
     expect(types(d)).toEqual([
       ["SubscriberProvisioningFailed", "subscriber.lifecycle.v1", "sub-1"],
       ["OrderFailed", "crm.order-status.v1", "order-1"],
+      ...(first ? [["SubscriberProvisioningRolledBack", "subscriber.lifecycle.v1", "sub-1"]] : []),
     ]);
-    expect(d.outgoing[0]?.message.data).toEqual({ order_id: "order-1", step, reason });
-    expect(d.outgoing[1]?.message.data).toEqual({ order_id: "order-1", order_type: "provision", subscriber_id: "sub-1", step, reason });
-    expect(d.state.status).toBe("failed");
+    expect(d.outgoing[0]?.message.data).toEqual({ order_id: "order-1", step, reason, code });
+    expect(d.outgoing[1]?.message.data).toEqual({ order_id: "order-1", order_type: "provision", subscriber_id: "sub-1", step, reason, code });
+    expect(d.state.status).toBe(first ? "rolled_back" : "failed");
     expect(d.state.view.progress.failure).toEqual({ step, reason });
   });
 
@@ -156,7 +160,7 @@ describe("deadline", () => {
       ["SubscriberProvisioningFailed", "subscriber.lifecycle.v1", "sub-1"],
       ["OrderFailed", "crm.order-status.v1", "order-1"],
     ]);
-    expect(d.outgoing[0]?.message.data).toEqual({ order_id: "order-1", step: "radius", reason: "no progress within 120 s" });
+    expect(d.outgoing[0]?.message.data).toEqual({ order_id: "order-1", step: "radius", reason: "no progress within 120 s", code: "deadline_exceeded" });
     expect(d.outgoing[0]?.message.meta).toMatchObject({ causation_id: state.last_event_id, correlation_id: "order-1", tenant_id: "tenant-a", subscriber_id: "sub-1" });
     expect(d.state.status).toBe("failed");
   });

@@ -34,6 +34,7 @@ export interface Decision {
 }
 
 const failedSteps: Partial<Record<EventName, Step>> = {
+  NetworkProfileCreationFailed: "profile",
   IpAllocationFailed: "ipam",
   RadiusAccountCreationFailed: "radius",
   OnuActivationFailed: "olt",
@@ -45,11 +46,11 @@ const skippedSteps: Partial<Record<EventName, Step>> = {
   OnuActivationSkipped: "olt",
 };
 
-/** The step a failure event reports, with its reason; null for any other event. */
-export function failureOf(m: Message): { step: Step; reason: string } | null {
+/** The step a failure event reports, with its reason and code; null for any other event. */
+export function failureOf(m: Message): { step: Step; reason: string; code: string | null } | null {
   const step = failedSteps[m.type];
   if (!step || !("reason" in m.data) || typeof m.data.reason !== "string") return null;
-  return { step, reason: m.data.reason };
+  return { step, reason: m.data.reason, code: "code" in m.data && typeof m.data.code === "string" ? m.data.code : null };
 }
 
 /** The first step that has neither succeeded nor been skipped: the one we wait for. */
@@ -74,11 +75,11 @@ function provisioned(state: Tracked, cause: Pick<Message, "meta">, ctx: EventCon
   return { state: { ...fold(state, out), status: "active" }, outgoing: out };
 }
 
-function failed(state: Tracked, cause: Pick<Message, "meta">, step: Step, reason: string, ctx: EventContext): Decision {
+function failed(state: Tracked, cause: Pick<Message, "meta">, step: Step, reason: string, ctx: EventContext, code: string | null = null): Decision {
   const { order_id, subscriber_id } = state.view;
   const out = [
-    lifecycle(follow(ctx, cause, "SubscriberProvisioningFailed", { order_id, step, reason }), subscriber_id),
-    toCrm(follow(ctx, cause, "OrderFailed", { order_id, order_type: "provision", subscriber_id, step, reason }), order_id),
+    lifecycle(follow(ctx, cause, "SubscriberProvisioningFailed", { order_id, step, reason, code }), subscriber_id),
+    toCrm(follow(ctx, cause, "OrderFailed", { order_id, order_type: "provision", subscriber_id, step, reason, code }), order_id),
   ];
   return settle({ ...fold(state, out), status: "failed" }, cause, ctx, out);
 }
@@ -104,7 +105,7 @@ export function decideLifecycle(state: Tracked, event: Message, ctx: EventContex
   if (state.status === "provisioning") {
     if (event.type === "BillingServiceCreated") return provisioned(seen, event, ctx);
     const failure = failureOf(event);
-    if (failure) return failed(seen, event, failure.step, failure.reason, ctx);
+    if (failure) return failed(seen, event, failure.step, failure.reason, ctx, failure.code);
   }
   if (seen.pending) return progressOrder(seen, seen.pending, event, ctx);
   return settle(seen, event, ctx, []);
@@ -142,7 +143,7 @@ function progressOrder(state: Tracked, pending: PendingOrder, event: Message, ct
   if (failedStep) {
     // The steps that already moved keep the new plan (documented limitation).
     const reason = "reason" in event.data && typeof event.data.reason === "string" ? event.data.reason : "plan change failed";
-    const out = [toCrm(follow(ctx, event, "OrderFailed", { order_id, order_type, subscriber_id, step: failedStep, reason }), order_id)];
+    const out = [toCrm(follow(ctx, event, "OrderFailed", { order_id, order_type, subscriber_id, step: failedStep, reason, code: "code" in event.data && typeof event.data.code === "string" ? event.data.code : null }), order_id)];
     return { state: { ...state, pending: null }, outgoing: out };
   }
   const answer = answers[order_type][event.type];
@@ -183,7 +184,7 @@ export function lastSeen(state: Tracked): Pick<Message, "meta"> {
 export function decideDeadline(state: Tracked, { now, deadlineMs }: DeadlineInput, ctx: EventContext): Decision {
   if (state.status !== "provisioning" || now - state.last_progress_at < deadlineMs) return { state, outgoing: [] };
   const step = nextStep(state.view.progress, state.skipped);
-  return failed(state, lastSeen(state), step, `no progress within ${deadlineMs / 1000} s`, ctx);
+  return failed(state, lastSeen(state), step, `no progress within ${deadlineMs / 1000} s`, ctx, "deadline_exceeded");
 }
 
 /** A new subscriber, from the SubscriberCreated we emit for it: provisioning, clock started. */

@@ -291,3 +291,20 @@ describe("a failure at a step rolls back every earlier step", () => {
     expect(reused).toBe(released);
   });
 });
+
+// Last in the file: its orders take numbers, and the serials above are numbered by order.
+describe("a QinQ pair is one subscriber's", () => {
+  it("fails an order whose QinQ pair another live subscriber holds (vlan_in_use at the profile step): no IP, RADIUS account or ONU for it", async () => {
+    const line = { connection_type: "ethernet", onu_serial: null, ipv6_assignment_mode: "none", ipv6_pd_size: null, service_vlan: 100, inner_vlan: 1999 } as const;
+    const first = await provision(order(line));
+    expect(first.type).toBe("OrderCompleted");
+    const second = await provision(order(line));
+    expect(second.type).toBe("OrderFailed");
+    expect(second.data).toMatchObject({ order_type: "provision", step: "profile", code: "vlan_in_use", reason: `QinQ VLAN pair 100/1999 already belongs to subscriber ${subscriberOf(first)}` });
+    const id = subscriberOf(second);
+    await lifecycle.waitForType(id, "SubscriberProvisioningRolledBack");
+    const types = typesOf(id);
+    expect(types).toContain("NetworkProfileCreationFailed");
+    for (const t of ["NetworkProfileCreated", "NetworkProfileSkipped", "IpAllocated", "RadiusAccountCreated", "OnuActivated", "BillingServiceCreated"]) expect(types).not.toContain(t);
+  });
+});

@@ -142,7 +142,7 @@ describe("allocation", () => {
     await publish(producer, profileSkipped(tenant, sub("second"), network()));
     expect((await outcome(sub("second"))).data).toMatchObject({ ips: { ipv4: "100.64.0.3" } });
 
-    await publish(producer, event(tenant, sub("first"), "SubscriberProvisioningFailed", { order_id: `order-${sub("first")}`, step: "radius", reason: "no RADIUS plan" }));
+    await publish(producer, event(tenant, sub("first"), "SubscriberProvisioningFailed", { code: null, order_id: `order-${sub("first")}`, step: "radius", reason: "no RADIUS plan" }));
     const rel = await lifecycle.waitForType(sub("first"), "IpReleased");
     expect(rel.data).toEqual({ ips: { ipv4: "100.64.0.2", ipv6: null, ipv6_prefix: null, source: "dynamic" }, reason: "rollback" });
 

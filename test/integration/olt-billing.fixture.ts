@@ -64,7 +64,7 @@ export const radiusAccountCreated = (ids: Ids) =>
   lifecycle(ids, "RadiusAccountCreated", { username: `SUB-${ids.subscriber}`, plan_group: "fiber-250" }, "radius");
 
 export const provisioningFailed = (ids: Ids, step: string) =>
-  lifecycle(ids, "SubscriberProvisioningFailed", { order_id: ids.order, step, reason: `${step} failed (test)` }, "subscriber");
+  lifecycle(ids, "SubscriberProvisioningFailed", { code: null, order_id: ids.order, step, reason: `${step} failed (test)` }, "subscriber");
 
 const producer = testKafka.producer({ idempotent: true });
 let connected: Promise<void> | undefined;

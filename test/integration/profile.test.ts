@@ -180,19 +180,20 @@ describe("profile service on subscriber.lifecycle.v1", () => {
     expect(await getBySubscriber(db, tenant, id)).toMatchObject({ staticIpv4: "100.64.0.7", staticIpv6: "2001:db8::7", delegatedIpv6Prefix: "2001:db8:7::/56" });
   });
 
-  it("skips (never blocks) when another live subscriber of the tenant holds the QinQ pair", async () => {
+  it("refuses (vlan_in_use) an order whose QinQ pair another live subscriber of the tenant holds: the order fails, it is not skipped", async () => {
     const first = sub("pair-1");
     const second = sub("pair-2");
     const net = network({ service_vlan: vlanBase, inner_vlan: 12 });
     await publish(subscriberCreated(first, net));
     await lifecycle.waitForType(first, "NetworkProfileCreated");
     await publish(subscriberCreated(second, net));
-    const skipped = await lifecycle.waitForType(second, "NetworkProfileSkipped");
-    expect(skipped.data).toEqual({ reason: `QinQ VLAN pair ${vlanBase}/12 already belongs to subscriber ${first}`, network: net });
+    const refused = await lifecycle.waitForType(second, "NetworkProfileCreationFailed");
+    expect(refused.data).toEqual({ code: "vlan_in_use", reason: `QinQ VLAN pair ${vlanBase}/12 already belongs to subscriber ${first}` });
+    expect(lifecycle.about(second).map((m) => m.type)).not.toContain("NetworkProfileSkipped");
     expect(await getBySubscriber(db, tenant, second, { includeDeleted: true })).toBeNull();
   });
 
-  it("in one unit of work (profiles and pair holders read ahead for all), a pair taken earlier in the unit is skipped, a write-back finds the profile created in it", async () => {
+  it("in one unit of work (profiles and pair holders read ahead for all), a pair taken earlier in the unit is refused, a write-back finds the profile created in it", async () => {
     // The reactor driven directly with one unit of several events, as one large fetch gives it.
     const [a, b, c] = [sub("unit-a"), sub("unit-b"), sub("unit-c")];
     const net = network({ service_vlan: vlanBase, inner_vlan: 21 });
@@ -205,7 +206,7 @@ describe("profile service on subscriber.lifecycle.v1", () => {
       select meta->>'subscriber_id' as subscriber_id, type, data from profile.outbox where meta->>'subscriber_id' in (${a}, ${b}, ${c}) order by id`;
     expect(emitted.map((e) => `${e.subscriber_id === a ? "a" : e.subscriber_id === b ? "b" : "c"} ${e.type}`)).toEqual([
       "a NetworkProfileCreated",
-      "b NetworkProfileSkipped",
+      "b NetworkProfileCreationFailed",
       "a NetworkProfileUpdated",
       "c NetworkProfileCreated",
     ]);
@@ -233,7 +234,7 @@ describe("profile service on subscriber.lifecycle.v1", () => {
     const ips = { ipv4: "100.64.0.8", ipv6: null, ipv6_prefix: null, source: "order_static" };
     await publish(
       event(id, "IpAllocated", { ips }), // static: nothing to write back
-      event(id, "SubscriberProvisioningFailed", { order_id: `order-${id}`, step: "radius", reason: "no RADIUS plan" }), // ipam not undone yet: wait
+      event(id, "SubscriberProvisioningFailed", { code: null, order_id: `order-${id}`, step: "radius", reason: "no RADIUS plan" }), // ipam not undone yet: wait
     );
     const released = event(id, "IpReleased", { ips, reason: "rollback" });
     await publish(released);

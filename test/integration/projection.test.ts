@@ -180,7 +180,7 @@ describe("projection", () => {
       story.created(id),
       story.profile(id),
       story.ips(id),
-      event(id, "SubscriberProvisioningFailed", { order_id: `order-${id}`, step: "radius", reason: "no RADIUS plan" }),
+      event(id, "SubscriberProvisioningFailed", { code: null, order_id: `order-${id}`, step: "radius", reason: "no RADIUS plan" }),
       event(id, "IpReleased", { ips, reason: "rollback" }),
       event(id, "NetworkProfileDeleted", { network_profile_id: `p-${id}`, soft_deleted: true, reason: "rollback" }),
       event(id, "SubscriberProvisioningRolledBack", { order_id: `order-${id}`, compensated: ["ipam", "profile"] }),

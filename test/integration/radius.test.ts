@@ -234,7 +234,7 @@ describe("radius service", () => {
 
     // The subscriber service turns the failure into SubscriberProvisioningFailed; the earlier
     // steps (ipam, profile) undo their work from it. radius did nothing, so it undoes nothing.
-    const failure = event(c, "SubscriberProvisioningFailed", { order_id: c.order, step: "radius", reason: failed.data.reason });
+    const failure = event(c, "SubscriberProvisioningFailed", { code: null, order_id: c.order, step: "radius", reason: failed.data.reason });
     await publish(failure);
     await consumed(failure);
     expect(lifecycle.about(c.id).map((m) => m.type)).not.toContain("RadiusAccountDeleted");
@@ -251,7 +251,7 @@ describe("radius service", () => {
     expect((await authenticate(d.username, password)).code).toBe("Access-Accept");
 
     // The ONU step failed: the subscriber service reports it after our RadiusAccountCreated.
-    await publish(event(d, "SubscriberProvisioningFailed", { order_id: d.order, step: "olt", reason: "ONU not discovered" }));
+    await publish(event(d, "SubscriberProvisioningFailed", { code: null, order_id: d.order, step: "olt", reason: "ONU not discovered" }));
     const deleted = await lifecycle.waitForType(d.id, "RadiusAccountDeleted");
     expect(deleted.data).toEqual({ username: d.username, reason: "rollback" });
     expect(deleted.meta.correlation_id).toBe(d.order);
@@ -263,7 +263,7 @@ describe("radius service", () => {
     expect((await rotate(d)).status).toBe(404);
 
     // Idempotent: our own RadiusAccountDeleted comes back and a second failure report changes nothing.
-    const again = event(d, "SubscriberProvisioningFailed", { order_id: d.order, step: "olt", reason: "reported twice" });
+    const again = event(d, "SubscriberProvisioningFailed", { code: null, order_id: d.order, step: "olt", reason: "reported twice" });
     await publish(again);
     await consumed(again);
     expect(lifecycle.about(d.id).filter((m) => m.type === "RadiusAccountDeleted")).toHaveLength(1);

@@ -322,7 +322,8 @@ describe("plan change", () => {
     // Caused by a RadiusPlanChangeFailed about this subscriber (ours, or a live radius service's on the shared stack).
     const cause = lifecycle.about(sub.id).find((m) => m.meta.event_id === failed.meta.causation_id);
     expect(cause?.type).toBe("RadiusPlanChangeFailed");
-    expect(failed.data).toEqual({ order_id: modifyId, order_type: "modify", subscriber_id: sub.id, step: "radius", reason: (cause as Message<"RadiusPlanChangeFailed">).data.reason });
+    const c = (cause as Message<"RadiusPlanChangeFailed">).data;
+    expect(failed.data).toEqual({ order_id: modifyId, order_type: "modify", subscriber_id: sub.id, step: "radius", reason: c.reason, code: c.code });
     expect(status.about(modifyId).map((m) => m.type)).toEqual(["OrderAccepted", "OrderFailed"]);
     expect(await getSubscriber(sub.id)).toMatchObject({ status: "active", order_in_flight: null });
   });

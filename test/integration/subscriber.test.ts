@@ -280,8 +280,8 @@ describe("provisioning outcome", () => {
     );
     const failed = await lifecycle.waitForType(sub.id, "SubscriberProvisioningFailed");
     const orderFailed = await status.waitForType(sub.orderId, "OrderFailed");
-    expect(failed.data).toEqual({ order_id: sub.orderId, step: "ipam", reason: "no free IPv4 address" });
-    expect(orderFailed.data).toEqual({ order_id: sub.orderId, order_type: "provision", subscriber_id: sub.id, step: "ipam", reason: "no free IPv4 address" });
+    expect(failed.data).toEqual({ order_id: sub.orderId, step: "ipam", reason: "no free IPv4 address", code: "pool_exhausted" });
+    expect(orderFailed.data).toEqual({ order_id: sub.orderId, order_type: "provision", subscriber_id: sub.id, step: "ipam", reason: "no free IPv4 address", code: "pool_exhausted" });
 
     // A second failure changes nothing; the compensation completes the rollback.
     await emit(
@@ -308,7 +308,7 @@ describe("provisioning outcome", () => {
     const profile = lifecycleEvent("NetworkProfileCreated", sub, { profile: { network_profile_id: "np-3", config: network, metadata: {} } });
     await emit(sub.id, profile);
     const failed = await lifecycle.waitForType(sub.id, "SubscriberProvisioningFailed", 30_000);
-    expect(failed.data).toEqual({ order_id: sub.orderId, step: "ipam", reason: `no progress within ${deadlineMs / 1000} s` });
+    expect(failed.data).toEqual({ order_id: sub.orderId, step: "ipam", reason: `no progress within ${deadlineMs / 1000} s`, code: "deadline_exceeded" });
     expect(failed.meta.causation_id).toBe(profile.meta.event_id);
     expect(failed.meta.occurred_at - profile.meta.occurred_at).toBeGreaterThanOrEqual(deadlineMs);
     const orderFailed = await status.waitForType(sub.orderId, "OrderFailed");

@@ -64,7 +64,7 @@ export const onuActivated = () =>
   event("OnuActivated", { onu_id: "olt-1:0/1/1:1", onu_serial: "ALCL12345678", olt_id: "olt-1", pon_port: "0/1/1", s_vlan: 100, c_vlan: 1000, bandwidth_mbps: 100 });
 export const billingServiceCreated = () => event("BillingServiceCreated", { service_id: "bill-1", service_plan_id: "fiber-100", status: "active" });
 export const billingServiceCancelled = () => event("BillingServiceCancelled", { service_id: "bill-1", reason: "rollback" });
-export const provisioningFailed = (step = "billing") => event("SubscriberProvisioningFailed", { order_id: "order-1", step, reason: "it broke" });
+export const provisioningFailed = (step = "billing") => event("SubscriberProvisioningFailed", { code: null, order_id: "order-1", step, reason: "it broke" });
 
 /** The view after `events`, in order. */
 export function viewOf(events: readonly Message[]): SubscriberView {

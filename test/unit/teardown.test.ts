@@ -56,7 +56,7 @@ describe("termination order", () => {
   });
 
   it("a rollback's compensations are not a termination", () => {
-    const v = given(...provisioned.slice(0, 4), ev("SubscriberProvisioningFailed", { order_id: "o", step: "olt", reason: "x" }));
+    const v = given(...provisioned.slice(0, 4), ev("SubscriberProvisioningFailed", { code: null, order_id: "o", step: "olt", reason: "x" }));
     expect(due(v)).toEqual([]);
     expect(tornDown(v)).toBe(false);
   });
