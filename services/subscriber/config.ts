@@ -5,6 +5,8 @@ import { configHelpers } from "../../shared/config.js";
 export const subscriberConfig = {
   /** No progress for this long while provisioning fails the order at the step we wait for. */
   PROVISIONING_DEADLINE_MS: configHelpers.int(1_000, 86_400_000).default(120_000),
+  /** No answer for this long fails a suspend, resume or plan change in flight (OrderFailed, code deadline_exceeded). */
+  LIFECYCLE_ORDER_DEADLINE_MS: configHelpers.int(1_000, 86_400_000).default(120_000),
   /** How often the deadline sweep looks for stalled subscribers. */
   DEADLINE_SWEEP_MS: configHelpers.int(100, 3_600_000).default(5_000),
   /**

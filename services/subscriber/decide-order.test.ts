@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { EventData, EventName, Message } from "../../schemas/generated/events.js";
 import type { EventContext } from "../../shared/messages.js";
-import { decideLifecycle, startTracking, type Tracked } from "./decide-outcome.js";
+import { decideLifecycle, decideOrderDeadline, startTracking, type Tracked } from "./decide-outcome.js";
 import { decideLifecycleOrder, lifecycleUnanswerable, type LifecycleOrder, type LifecycleOrderInput } from "./decide-order.js";
 import type { Plan } from "./decide.js";
 
@@ -292,5 +292,32 @@ describe("terminate", () => {
   it("given a subscriber without an ONU, when RADIUS, IPs, billing and the profile are torn down, then archived", () => {
     const r = answer(accepted(orders.terminate(), activeWithoutOnu()), teardown.radius(), teardown.ipam(), teardown.billing(), teardown.profile());
     expect(r.emitted.map((m) => m.type)).toEqual(["SubscriberArchived", "OrderCompleted"]);
+  });
+});
+
+describe("the deadline of a lifecycle order", () => {
+  const now = 1_700_000_000_000; // ctx.now(): the order's acceptance
+  const deadlineMs = 120_000;
+
+  it("given a suspension radius answered and billing did not, when the deadline passes, then OrderFailed at billing (deadline_exceeded) and the subscriber takes orders again", () => {
+    const suspending = accepted(orders.suspend(), active());
+    expect(suspending.last_progress_at).toBe(now);
+    const { state } = answer(suspending, event("RadiusAccountSuspended", { username: "u1", mode: "reject" }, "o-s"));
+    expect(decideOrderDeadline(state, { now: now + deadlineMs - 1, deadlineMs }, ctx).outgoing).toEqual([]);
+    const d = decideOrderDeadline(state, { now: now + deadlineMs, deadlineMs }, ctx);
+    expect(d.outgoing.map((o) => [o.message.type, o.topic, o.key])).toEqual([["OrderFailed", "crm.order-status.v1", "o-s"]]);
+    expect(d.outgoing[0]?.message.data).toEqual({ order_id: "o-s", order_type: "suspend", subscriber_id: SUB, step: "billing", reason: "no answer from billing within 120 s", code: "deadline_exceeded" });
+    expect(d.outgoing[0]?.message.meta.correlation_id).toBe("o-s");
+    expect(d.state.pending).toBeNull();
+    expect(decide(orders.suspend("o-s2"), d.state).kind).toBe("accepted"); // not operation_in_progress any more
+  });
+
+  it("given a termination in flight, then the deadline leaves it to its teardown", () => {
+    const terminating = accepted(orders.terminate(), active());
+    expect(decideOrderDeadline(terminating, { now: now + 10 * deadlineMs, deadlineMs }, ctx).outgoing).toEqual([]);
+  });
+
+  it("given no order in flight, then nothing", () => {
+    expect(decideOrderDeadline(active(), { now: now + 10 * deadlineMs, deadlineMs }, ctx).outgoing).toEqual([]);
   });
 });

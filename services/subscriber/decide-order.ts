@@ -178,6 +178,8 @@ export function decideLifecycleOrder(input: LifecycleOrderInput, ctx: EventConte
     view,
     pending,
     status: order_type === "terminate" ? "terminating" : state.status,
+    // The order's clock starts now: its deadline counts from here or from the last answer.
+    last_progress_at: ctx.now(),
   };
   return {
     kind: "accepted",

@@ -187,6 +187,25 @@ export function decideDeadline(state: Tracked, { now, deadlineMs }: DeadlineInpu
   return failed(state, lastSeen(state), step, `no progress within ${deadlineMs / 1000} s`, ctx, "deadline_exceeded");
 }
 
+/**
+ * A lifecycle order (suspend, resume, modify) with no answer for the deadline: it ends
+ * OrderFailed {step: the first step that has not answered, code deadline_exceeded}, and the
+ * subscriber takes orders again. A late answer then changes nothing (no order is in flight).
+ * A termination is left to its teardown: it is not failed here (see the issue's open points).
+ */
+export function decideOrderDeadline(state: Tracked, { now, deadlineMs }: DeadlineInput, ctx: EventContext): Decision {
+  const pending = state.pending;
+  if (!pending || pending.order_type === "terminate" || now - state.last_progress_at < deadlineMs) return { state, outgoing: [] };
+  const missing = answersNeeded(pending, state.view).filter((a) => !pending.answers.includes(a));
+  const step = missing[0] ?? "radius";
+  const { subscriber_id } = state.view;
+  const reason = `no answer from ${missing.join(" and ") || step} within ${deadlineMs / 1000} s`;
+  const seen = lastSeen(state);
+  const cause = { meta: { ...seen.meta, correlation_id: pending.order_id } }; // the order's own thread, not the provisioning's
+  const failedOrder = follow(ctx, cause, "OrderFailed", { order_id: pending.order_id, order_type: pending.order_type, subscriber_id, step, reason, code: "deadline_exceeded" });
+  return { state: { ...state, pending: null }, outgoing: [toCrm(failedOrder, pending.order_id)] };
+}
+
 /** A new subscriber, from the SubscriberCreated we emit for it: provisioning, clock started. */
 export function startTracking(created: Message<"SubscriberCreated">, now: number): Tracked {
   const view = evolveView(null, created);

@@ -89,6 +89,7 @@ beforeAll(async () => {
   service = await runService(definition(), {
     ...testEnv,
     PROVISIONING_DEADLINE_MS: String(deadlineMs),
+    LIFECYCLE_ORDER_DEADLINE_MS: String(deadlineMs),
     DEADLINE_SWEEP_MS: "200",
     // A short deadline on a shared database: only this run's deadline tenant is swept.
     DEADLINE_SWEEP_TENANTS: deadlineTenant,
@@ -317,6 +318,33 @@ describe("provisioning outcome", () => {
     await emit(sub.id, lifecycleEvent("NetworkProfileDeleted", sub, { network_profile_id: "np-3", soft_deleted: true, reason: "rollback" }));
     await lifecycle.waitForType(sub.id, "SubscriberProvisioningRolledBack");
     expect(typesAbout(lifecycle, sub.id).filter((t) => t === "SubscriberProvisioningFailed")).toHaveLength(1);
+  });
+
+  it("fails a suspension that billing never answers at the deadline (OrderFailed at billing, deadline_exceeded), and then takes orders again", async () => {
+    const sub = await created(fresh("order-suspend-stall"), {}, deadlineTenant);
+    await emit(
+      sub.id,
+      lifecycleEvent("NetworkProfileCreated", sub, { profile: { network_profile_id: "np-4", config: network, metadata: {} } }),
+      lifecycleEvent("IpAllocated", sub, { ips }),
+      lifecycleEvent("RadiusAccountCreated", sub, { username: "u4", plan_group: "res-100" }),
+      lifecycleEvent("OnuActivated", sub, { onu_id: "onu-4", onu_serial: "ALCL12345678", olt_id: "olt-1", pon_port: "1/1/1", s_vlan: 100, c_vlan: null, bandwidth_mbps: 100 }),
+      lifecycleEvent("BillingServiceCreated", sub, { service_id: "svc-4", service_plan_id: "res-100", status: "active" }),
+    );
+    await lifecycle.waitForType(sub.id, "SubscriberProvisioned");
+    const suspend = (orderId: string): Message<"SuspendOrderPlaced"> => ({
+      type: "SuspendOrderPlaced",
+      meta: { event_id: fresh("evt"), occurred_at: Date.now(), tenant_id: deadlineTenant, subscriber_id: sub.id, correlation_id: orderId, causation_id: null, producer: "crm" },
+      data: { order_id: orderId, subscriber_id: sub.id, reason: "billing day" },
+    });
+    const first = fresh("suspend-stall");
+    await publish(topics.crmOrders, sub.id, suspend(first));
+    await status.waitForType(first, "OrderAccepted");
+    await emit(sub.id, lifecycleEvent("RadiusAccountSuspended", { ...sub, orderId: first }, { username: "u4", mode: "reject" })); // billing stays silent
+    const failed = await status.waitForType(first, "OrderFailed", 30_000);
+    expect(failed.data).toEqual({ order_id: first, order_type: "suspend", subscriber_id: sub.id, step: "billing", reason: `no answer from billing within ${deadlineMs / 1000} s`, code: "deadline_exceeded" });
+    const again = fresh("suspend-again");
+    await publish(topics.crmOrders, sub.id, suspend(again));
+    expect((await status.waitFor(again, (ms) => ms.some((m) => m.type === "OrderAccepted" || m.type === "OrderRejected"))).map((m) => m.type)).toEqual(["OrderAccepted"]);
   });
 
   it("leaves tenants outside the sweep's scope alone", async () => {

@@ -1,6 +1,6 @@
 // The subscribers table: one row per accepted order, with the view and status the outcome
 // decisions work on. Every query names the tenant.
-import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, lte, sql } from "drizzle-orm";
 import { clientOf } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import { keyString, type StateStore } from "../../../shared/reactor.js";
@@ -171,6 +171,21 @@ export async function lockStale(tx: Tx, before: Date, limit: number, tenants: re
     .select()
     .from(subscribers)
     .where(and(eq(subscribers.status, "provisioning"), lte(subscribers.lastProgressAt, before), scope))
+    .orderBy(asc(subscribers.lastProgressAt))
+    .limit(limit)
+    .for("update", { skipLocked: true });
+}
+
+/**
+ * Subscribers with a lifecycle order in flight and no progress since `before` (of `tenants`, or
+ * of every tenant), oldest first, locked (SKIP LOCKED: a row a handler holds is left for later).
+ */
+export async function lockStalePending(tx: Tx, before: Date, limit: number, tenants: readonly string[] = []): Promise<SubscriberRow[]> {
+  const scope = tenants.length > 0 ? inArray(subscribers.tenantId, [...tenants]) : undefined;
+  return tx
+    .select()
+    .from(subscribers)
+    .where(and(isNotNull(subscribers.pendingOrder), lte(subscribers.lastProgressAt, before), scope))
     .orderBy(asc(subscribers.lastProgressAt))
     .limit(limit)
     .for("update", { skipLocked: true });
