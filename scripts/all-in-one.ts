@@ -14,7 +14,7 @@ import { definition as radius } from "../services/radius/service.js";
 import { definition as subscriber } from "../services/subscriber/service.js";
 import { createLogger } from "../shared/logger.js";
 import { onParentGone } from "../shared/parent.js";
-import { runService, type RunningService } from "../shared/service.js";
+import { runService, StartupAbandoned, type RunningService } from "../shared/service.js";
 import { servicePorts, type ServiceName } from "./run-services.js";
 
 const definitions = { subscriber, profile, ipam, radius, olt, billing, projection } as const satisfies Record<ServiceName, unknown>;
@@ -24,6 +24,8 @@ export async function startAllInOne(
   env: Readonly<Record<string, string | undefined>> = process.env,
   names: readonly ServiceName[] = Object.keys(definitions) as ServiceName[],
   ports: Readonly<Record<ServiceName, number>> = servicePorts,
+  /** Aborted: a start-up waiting for a dependency gives up (StartupAbandoned), and what started stops. */
+  signal?: AbortSignal,
 ): Promise<{ services: ReadonlyMap<ServiceName, RunningService>; stop(): Promise<void> }> {
   const services = new Map<ServiceName, RunningService>();
   const stop = async () => {
@@ -33,7 +35,7 @@ export async function startAllInOne(
     // One at a time: start-up registers schemas and runs migrations; in parallel they only contend.
     for (const name of names) {
       const port = env[`HTTP_PORT_${name.toUpperCase()}`] ?? String(ports[name]);
-      const svc = await runService(definitions[name]() as Parameters<typeof runService>[0], { ...env, HTTP_PORT: port });
+      const svc = await runService(definitions[name]() as Parameters<typeof runService>[0], { ...env, HTTP_PORT: port }, signal ? { signal } : {});
       services.set(name, svc as unknown as RunningService);
     }
   } catch (err) {
@@ -47,11 +49,16 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const log = createLogger("all-in-one");
   let running: Awaited<ReturnType<typeof startAllInOne>> | undefined;
   let stopping: string | undefined;
-  // A signal during start-up stops the services once they are up.
+  const starting = new AbortController();
+  // A signal during start-up: a service waiting for a dependency gives up (and those up stop);
+  // otherwise the services stop once they are up.
   const shutdown = (why: string) => {
     stopping ??= why;
     const r = running;
-    if (!r) return;
+    if (!r) {
+      starting.abort();
+      return;
+    }
     running = undefined;
     log.info({ signal: why }, "stopping every service");
     r.stop().then(
@@ -66,13 +73,17 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   // Started by a launcher: stop when it is gone.
   onParentGone(() => shutdown("launcher gone"));
   const only = (process.env.ALL_IN_ONE_SERVICES ?? "").split(",").filter(Boolean) as ServiceName[];
-  startAllInOne(process.env, only.length > 0 ? only : undefined).then(
+  startAllInOne(process.env, only.length > 0 ? only : undefined, servicePorts, starting.signal).then(
     (r) => {
       running = r;
       log.info({ services: [...r.services.keys()] }, "all services started in one process");
       if (stopping) shutdown(stopping);
     },
     (err: unknown) => {
+      if (err instanceof StartupAbandoned) {
+        log.info({ signal: stopping }, err.message);
+        process.exit(0);
+      }
       log.fatal({ err }, err instanceof Error ? err.message : String(err));
       process.exit(1);
     },

@@ -103,15 +103,24 @@ export async function runService<S extends z.ZodRawShape>(
   const untilAvailable = async <T>(name: string, what: string, fn: () => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       waitingFor = what;
+      if (options.signal?.aborted) throw new StartupAbandoned(`start-up abandoned while waiting for ${what}`);
       try {
         return await step(name, fn);
       } catch (err) {
         if (!isTransient(err)) throw err;
+        if (options.signal?.aborted) throw new StartupAbandoned(`start-up abandoned while waiting for ${what}`);
         const wait = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
         logger.warn({ err: err instanceof Error ? err.message : String(err), attempt, retry_in_ms: wait }, `${what} unavailable at start-up; waiting for it`);
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          options.signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+          const onAbort = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          const timer = setTimeout(() => {
+            options.signal?.removeEventListener("abort", onAbort);
+            resolve();
+          }, wait);
+          options.signal?.addEventListener("abort", onAbort, { once: true });
         });
         if (options.signal?.aborted) throw new StartupAbandoned(`start-up abandoned while waiting for ${what}`);
       }

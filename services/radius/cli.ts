@@ -3,7 +3,7 @@
 //   npm run radius -- plan list [--tenant T]
 //   npm run radius -- nas add --tenant T --nas-id N --address 127.0.0.1 [--coa-port 3799] --secret S
 //   npm run radius -- nas list [--tenant T]            (never prints secrets)
-//   npm run radius -- policy set --tenant T --suspend-mode reject|walled_garden [--walled-garden-group G --walled-garden-rate 1M/1M]  (G is stored as T:G)
+//   npm run radius -- policy set --tenant T --suspend-mode reject|walled_garden [--walled-garden-group G --walled-garden-rate 1M/1M]  (G is stored as T:wg:G)
 import { Command, InvalidArgumentError } from "commander";
 import ipaddr from "ipaddr.js";
 import { loadConfig } from "../../shared/config.js";

@@ -49,11 +49,17 @@ export const usernameFor = (view: Pick<SubscriberView, "subscriber_number" | "te
 export const planGroupName = (tenantId: string, planId: string): string => `${tenantId}:${planId}`;
 
 /**
- * The tenant's walled-garden group as FreeRADIUS sees it: always under the tenant's prefix, like
- * its plan groups. FreeRADIUS reads radgroupreply by group name alone, so an unscoped name would
- * be shared by every tenant that chose it (or could name another tenant's plan group).
+ * The tenant's walled-garden group as FreeRADIUS sees it: `<tenant>:wg:<name>`. FreeRADIUS reads
+ * radgroupreply by group name alone, so an unscoped name would be shared by every tenant that
+ * chose it (or could name another tenant's plan group), and `<tenant>:<name>` could be one of
+ * the tenant's own plan groups (`<tenant>:<plan>`). A name given with the tenant's prefix
+ * already loses it first.
  */
-export const walledGardenGroupName = (tenantId: string, name: string): string => (name.startsWith(`${tenantId}:`) ? name : `${tenantId}:${name}`);
+export function walledGardenGroupName(tenantId: string, name: string): string {
+  const scoped = `${tenantId}:wg:`;
+  if (name.startsWith(scoped)) return name;
+  return scoped + (name.startsWith(`${tenantId}:`) ? name.slice(tenantId.length + 1) : name);
+}
 
 /** radgroupreply of a plan: Mikrotik "rx/tx" from the router's side is upload/download. */
 export function planReplyItems(plan: PlanConfig): RadiusItem[] {

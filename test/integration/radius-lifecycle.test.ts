@@ -145,7 +145,8 @@ beforeAll(async () => {
   // Both tenants name their walled garden alike: each gets its own group (FreeRADIUS reads group replies by name alone).
   const stored = await setPolicy(db, wgTenant, { mode: "walled_garden", walledGardenGroup: "walled-garden" }, [{ attribute: "Mikrotik-Rate-Limit", op: ":=", value: "1M/1M" }]);
   const other = await setPolicy(db, `${wgTenant}-other`, { mode: "walled_garden", walledGardenGroup: "walled-garden" }, [{ attribute: "Mikrotik-Rate-Limit", op: ":=", value: "2M/2M" }]);
-  expect([stored.walledGardenGroup, other.walledGardenGroup]).toEqual([`${wgTenant}:walled-garden`, `${wgTenant}-other:walled-garden`]);
+  // Under the tenant's prefix and apart from its plan groups (<tenant>:<plan>).
+  expect([stored.walledGardenGroup, other.walledGardenGroup]).toEqual([`${wgTenant}:wg:walled-garden`, `${wgTenant}-other:wg:walled-garden`]);
 });
 
 afterAll(async () => {
@@ -263,12 +264,12 @@ describe("radius lifecycle", () => {
     await publish(suspendRequested(w));
     expect((await lifecycle.waitForType(w.id, "RadiusAccountSuspended")).data).toEqual({ username: w.username, mode: "walled_garden" });
     const group = async () => (await db.select().from(radusergroup).where(and(eq(radusergroup.tenantId, wgTenant), eq(radusergroup.username, w.username))))[0]?.groupname;
-    expect(await group()).toBe(`${wgTenant}:walled-garden`);
+    expect(await group()).toBe(`${wgTenant}:wg:walled-garden`);
     const [coa] = await receivedFor(w.username, "CoA-Request");
     expect(coa?.attributes).toMatchObject({ "User-Name": w.username, "Mikrotik-Rate-Limit": "1M/1M" });
     const accept = await authenticate(w.username, pw);
     expect(accept.attributes["Mikrotik-Rate-Limit"]).toBe("1M/1M"); // its own tenant's, not the other's 2M/2M
-    const replies = await db.select().from(radgroupreply).where(eq(radgroupreply.groupname, `${wgTenant}:walled-garden`));
+    const replies = await db.select().from(radgroupreply).where(eq(radgroupreply.groupname, `${wgTenant}:wg:walled-garden`));
     expect(replies.map((r) => [r.tenantId, r.value])).toEqual([[wgTenant, "1M/1M"]]);
 
     await publish(resumeRequested(w));

@@ -1,1 +1,1 @@
-CREATE INDEX "subscribers_pending_since" ON "subscriber"."subscribers" USING btree ("last_progress_at") WHERE "subscriber"."subscribers"."pending_order" is not null;
+CREATE INDEX "subscribers_pending_since" ON "subscriber"."subscribers" USING btree ("last_progress_at") WHERE "subscriber"."subscribers"."pending_order" is not null and "subscriber"."subscribers"."pending_order"->>'order_type' <> 'terminate';
