@@ -26,12 +26,13 @@ export interface Codec {
   readonly catalog: Catalog;
 }
 
+/** Retries a registry call that did not get an answer (a timeout, a refused connection, a 5xx); a refusal is final. */
 async function withRetries<T>(fn: () => Promise<T>, attempts: number): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
-      if (i >= attempts) throw err;
+      if (i >= attempts || refused(err)) throw err;
       await new Promise((r) => setTimeout(r, 500 * i));
     }
   }
@@ -70,12 +71,16 @@ export function createCodec(registryUrl: string, catalog: Catalog): Codec {
     const subject = `${topic}-${event.fullName}`;
     let id = idsBySubject.get(subject);
     if (!id) {
-      id = registry
-        .register(
-          { type: "record", name: event.fullName, fields: [], ...(event.schema as object) } as never,
-          { subject, compatibility: compatibilityLevel },
-        )
-        .then((r) => r.id);
+      // Registering is idempotent: a request the registry did not answer in time (a cold or
+      // loaded registry) is sent again rather than failing the encode.
+      id = withRetries(
+        () =>
+          registry.register(
+            { type: "record", name: event.fullName, fields: [], ...(event.schema as object) } as never,
+            { subject, compatibility: compatibilityLevel },
+          ),
+        3,
+      ).then((r) => r.id);
       id.catch(() => idsBySubject.delete(subject));
       idsBySubject.set(subject, id);
     }
@@ -121,7 +126,7 @@ export function createCodec(registryUrl: string, catalog: Catalog): Codec {
       const worker = async () => {
         for (let e = queue.shift(); e; e = queue.shift()) {
           const event = e;
-          await withRetries(() => subjectId(event.topic, event), 3);
+          await subjectId(event.topic, event);
         }
       };
       try {
