@@ -26,13 +26,18 @@ export interface Codec {
   readonly catalog: Catalog;
 }
 
-/** Retries a registry call that did not get an answer (a timeout, a refused connection, a 5xx); a refusal is final. */
+/**
+ * Retries a registry call whatever it failed with: a timeout or a refused connection, and also a
+ * 409, which two processes registering the same subject at once get ("A rule named
+ * 'COMPATIBILITY' already exists"; the next attempt finds it). An incompatible schema fails every
+ * attempt and is then refused for good (codec.refused tells the caller which it was).
+ */
 async function withRetries<T>(fn: () => Promise<T>, attempts: number): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
-      if (i >= attempts || refused(err)) throw err;
+      if (i >= attempts) throw err;
       await new Promise((r) => setTimeout(r, 500 * i));
     }
   }
