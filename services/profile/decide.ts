@@ -63,6 +63,11 @@ export function skip(ctx: EventContext, cause: Message<"SubscriberCreated">, rea
   return { kind: "skip", event: follow(ctx, cause, "NetworkProfileSkipped", { reason, network: cause.data.network }) };
 }
 
+/** NetworkProfileCreationFailed (vlan_in_use) for `cause`: the order's QinQ pair is another live subscriber's; provisioning fails. */
+export function vlanInUse(ctx: EventContext, cause: Message<"SubscriberCreated">, reason: string): Decision {
+  return { kind: "fail", event: follow(ctx, cause, "NetworkProfileCreationFailed", { code: "vlan_in_use", reason }) };
+}
+
 function onSubscriberCreated(state: ProfileState, m: Message<"SubscriberCreated">, ctx: EventContext, settings: ProfileSettings): Decision {
   if (state.view) return none("subscriber already seen: its profile was created or skipped then");
   if (!settings.enabled) return skip(ctx, m, disabledReason);
@@ -70,8 +75,7 @@ function onSubscriberCreated(state: ProfileState, m: Message<"SubscriberCreated"
   if (n.qinq_enabled && state.vlanOwner) {
     // Not a skip: RADIUS and the OLT would use the order's VLANs anyway, and two customers would
     // share one C-VLAN. The order fails at the profile step.
-    const reason = `QinQ VLAN pair ${n.service_vlan}/${n.inner_vlan} already belongs to subscriber ${state.vlanOwner}`;
-    return { kind: "fail", event: follow(ctx, m, "NetworkProfileCreationFailed", { code: "vlan_in_use", reason }) };
+    return vlanInUse(ctx, m, `QinQ VLAN pair ${n.service_vlan}/${n.inner_vlan} already belongs to subscriber ${state.vlanOwner}`);
   }
   const profile: FiberNetworkProfile = {
     network_profile_id: state.profile?.network_profile_id ?? ctx.newId(),

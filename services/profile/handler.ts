@@ -3,7 +3,6 @@
 // inside the batch's unit of work.
 import type { Message } from "../../schemas/generated/events.js";
 import type { BatchReactor } from "../../shared/consumer.js";
-import { follow } from "../../shared/messages.js";
 import { mayCompensate } from "../../shared/progress.js";
 import { keyString, viewReactor, type UnitScope } from "../../shared/reactor.js";
 import { teardownDue } from "../../shared/teardown.js";
@@ -12,7 +11,7 @@ import type { Logger } from "../../shared/logger.js";
 import type { Outgoing, Tx } from "../../shared/outbox.js";
 import type { ServiceDeps } from "../../shared/service.js";
 import type { SubscriberView } from "../../shared/subscriber-view.js";
-import { decide, skip, type Decision, type ProfileSettings, type StoredProfile } from "./decide.js";
+import { decide, skip, vlanInUse, type Decision, type ProfileSettings, type StoredProfile } from "./decide.js";
 import { configOf, getBySubscriber, profilesOf, qinqPairHolders, qinqPairOwner, softDelete, storeProfile, writebackIps, type ProfileRow } from "./store/profiles.js";
 import { subscriberState } from "./store/schema.js";
 
@@ -102,7 +101,7 @@ async function apply(tx: Tx, d: Decision, m: Message, deps: ServiceDeps, log: Lo
         // The pair taken in the meantime (another process's unit): the order fails as when it was taken before.
         if (reason.includes("subscriber_network_profiles_qinq_pair")) {
           const c = d.profile.config;
-          return apply(tx, { kind: "fail", event: follow(deps.ctx, m, "NetworkProfileCreationFailed", { code: "vlan_in_use", reason: `QinQ VLAN pair ${c.service_vlan}/${c.inner_vlan} already belongs to another subscriber of the tenant` }) }, m, deps, log, cache, before);
+          return apply(tx, vlanInUse(deps.ctx, m, `QinQ VLAN pair ${c.service_vlan}/${c.inner_vlan} already belongs to another subscriber of the tenant`), m, deps, log, cache, before);
         }
         return apply(tx, skip(deps.ctx, m, reason), m, deps, log, cache, before);
       }

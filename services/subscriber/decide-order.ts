@@ -6,7 +6,7 @@ import { follow, type EventContext } from "../../shared/messages.js";
 import type { Outgoing } from "../../shared/outbox.js";
 import { evolveView, phaseOf } from "../../shared/subscriber-view.js";
 import { topics } from "../../shared/topics.js";
-import { fieldLimits, shown, type Plan, type Reason } from "./decide.js";
+import { fieldLimits, shown, unanswerable, type Plan, type Reason } from "./decide.js";
 import type { Tracked } from "./decide-outcome.js";
 
 export const lifecycleOrderTypes = ["suspend", "resume", "modify", "terminate"] as const;
@@ -58,10 +58,7 @@ const given = (s: string | null): string | null => (s === null || s.trim() === "
 export const lifecycleFieldLimits = { order_id: fieldLimits.order_id, reason: 500, effective_date: 10 } as const;
 
 /** Why no answer can be given on the order's own key (an order id over its limit: the DLQ takes it), or null. */
-export function lifecycleUnanswerable(order: LifecycleOrder): string | null {
-  const id = order.data.order_id;
-  return id.length > lifecycleFieldLimits.order_id ? `order_id is ${id.length} characters long; at most ${lifecycleFieldLimits.order_id} are accepted` : null;
-}
+export const lifecycleUnanswerable = (order: LifecycleOrder): string | null => unanswerable(order);
 
 function lengthReasons(order: LifecycleOrder): Reason[] {
   const out: Reason[] = [];

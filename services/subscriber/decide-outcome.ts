@@ -46,11 +46,14 @@ const skippedSteps: Partial<Record<EventName, Step>> = {
   OnuActivationSkipped: "olt",
 };
 
+/** The machine-readable code a failure event carries, if any. */
+const codeOf = (m: Message): string | null => ("code" in m.data && typeof m.data.code === "string" ? m.data.code : null);
+
 /** The step a failure event reports, with its reason and code; null for any other event. */
 export function failureOf(m: Message): { step: Step; reason: string; code: string | null } | null {
   const step = failedSteps[m.type];
   if (!step || !("reason" in m.data) || typeof m.data.reason !== "string") return null;
-  return { step, reason: m.data.reason, code: "code" in m.data && typeof m.data.code === "string" ? m.data.code : null };
+  return { step, reason: m.data.reason, code: codeOf(m) };
 }
 
 /** The first step that has neither succeeded nor been skipped: the one we wait for. */
@@ -143,7 +146,7 @@ function progressOrder(state: Tracked, pending: PendingOrder, event: Message, ct
   if (failedStep) {
     // The steps that already moved keep the new plan (documented limitation).
     const reason = "reason" in event.data && typeof event.data.reason === "string" ? event.data.reason : "plan change failed";
-    const out = [toCrm(follow(ctx, event, "OrderFailed", { order_id, order_type, subscriber_id, step: failedStep, reason, code: "code" in event.data && typeof event.data.code === "string" ? event.data.code : null }), order_id)];
+    const out = [toCrm(follow(ctx, event, "OrderFailed", { order_id, order_type, subscriber_id, step: failedStep, reason, code: codeOf(event) }), order_id)];
     return { state: { ...state, pending: null }, outgoing: out };
   }
   const answer = answers[order_type][event.type];

@@ -98,10 +98,10 @@ export const shown = (v: string): string => (v.length > 60 ? `${v.slice(0, 60)}.
  * would be the key and a field of the OrderRejected, which could outgrow Kafka's limit. Such an
  * order goes to the DLQ instead (the handler makes it poison).
  */
-export function unanswerable(order: ProvisionOrder): string | null {
+export const unanswerable = (order: { readonly data: { readonly order_id: string } }): string | null => {
   const id = order.data.order_id;
   return id.length > fieldLimits.order_id ? `order_id is ${id.length} characters long; at most ${fieldLimits.order_id} are accepted` : null;
-}
+};
 
 function lengthReasons(o: Fields): Reason[] {
   const out: Reason[] = [];

@@ -3,57 +3,61 @@
 // no answer for LIFECYCLE_ORDER_DEADLINE_MS ends OrderFailed. Rows are locked with SKIP LOCKED, so
 // two instances never fail the same subscriber twice, and a handler holding a row defers it.
 import { enqueue } from "../../shared/outbox.js";
-import { decideDeadline, decideOrderDeadline } from "./decide-outcome.js";
+import type { Tx } from "../../shared/outbox.js";
+import { decideDeadline, decideOrderDeadline, type DeadlineInput, type Decision, type Tracked } from "./decide-outcome.js";
 import { logTransition } from "./handler.js";
 import type { SubscriberDeps } from "./service.js";
 import { lockStale, lockStalePending, saveTracked, toTracked } from "./store/subscribers.js";
 
 const batch = 100;
 
-/** One pass; returns how many subscribers it failed. */
-export async function sweepOnce(deps: SubscriberDeps): Promise<number> {
-  const { db, ctx, tables, catalog, logger, config } = deps;
-  const now = ctx.now();
-  const deadlineMs = config.PROVISIONING_DEADLINE_MS;
-  const fired = await db.transaction(async (tx) => {
-    let n = 0;
-    for (const row of await lockStale(tx, new Date(now - deadlineMs), batch, config.DEADLINE_SWEEP_TENANTS)) {
-      const before = toTracked(row);
-      const decision = decideDeadline(before, { now, deadlineMs }, ctx);
-      if (decision.outgoing.length === 0) continue;
-      await saveTracked(tx, row.tenantId, decision.state);
-      await enqueue(tx, tables, catalog, decision.outgoing);
-      const log = logger.child({ subscriber_id: row.subscriberId, correlation_id: row.correlationId, tenant_id: row.tenantId, cause_event_id: row.lastEventId });
-      log.warn({ deadline_ms: deadlineMs, idle_ms: now - before.last_progress_at }, "no progress before the deadline");
-      logTransition(log, before, decision.state);
-      n++;
-    }
-    return n;
-  });
-  const orders = await sweepOrders(deps, now);
-  if (fired + orders > 0) deps.relay.wake();
-  return fired + orders;
-}
+type Row = Awaited<ReturnType<typeof lockStale>>[number];
 
-/** Lifecycle orders in flight with no answer for LIFECYCLE_ORDER_DEADLINE_MS: each ends OrderFailed. */
-async function sweepOrders(deps: SubscriberDeps, now: number): Promise<number> {
-  const { db, ctx, tables, catalog, logger, config } = deps;
-  const deadlineMs = config.LIFECYCLE_ORDER_DEADLINE_MS;
+/**
+ * One kind of deadline, in one transaction: the rows `lock` finds idle for `deadlineMs`, each
+ * decided by `decide`, saved with its outgoing events when it fired, and logged by `report`.
+ */
+async function sweepKind(
+  deps: SubscriberDeps,
+  now: number,
+  deadlineMs: number,
+  lock: (tx: Tx, before: Date, limit: number, tenants: readonly string[]) => Promise<Row[]>,
+  decide: (state: Tracked, input: DeadlineInput, ctx: SubscriberDeps["ctx"]) => Decision,
+  report: (row: Row, before: Tracked, after: Tracked) => void,
+): Promise<number> {
+  const { db, ctx, tables, catalog, config } = deps;
   return db.transaction(async (tx) => {
     let n = 0;
-    for (const row of await lockStalePending(tx, new Date(now - deadlineMs), batch, config.DEADLINE_SWEEP_TENANTS)) {
+    for (const row of await lock(tx, new Date(now - deadlineMs), batch, config.DEADLINE_SWEEP_TENANTS)) {
       const before = toTracked(row);
-      const decision = decideOrderDeadline(before, { now, deadlineMs }, ctx);
+      const decision = decide(before, { now, deadlineMs }, ctx);
       if (decision.outgoing.length === 0) continue;
       await saveTracked(tx, row.tenantId, decision.state);
       await enqueue(tx, tables, catalog, decision.outgoing);
-      logger
-        .child({ subscriber_id: row.subscriberId, tenant_id: row.tenantId, order_id: before.pending?.order_id, order_type: before.pending?.order_type })
-        .warn({ deadline_ms: deadlineMs, answers: before.pending?.answers }, "lifecycle order without an answer before the deadline: failed");
+      report(row, before, decision.state);
       n++;
     }
     return n;
   });
+}
+
+/** One pass over both deadlines; returns how many subscribers and orders it failed. */
+export async function sweepOnce(deps: SubscriberDeps): Promise<number> {
+  const { ctx, logger, config } = deps;
+  const now = ctx.now();
+  const provisioning = await sweepKind(deps, now, config.PROVISIONING_DEADLINE_MS, lockStale, decideDeadline, (row, before, after) => {
+    const log = logger.child({ subscriber_id: row.subscriberId, correlation_id: row.correlationId, tenant_id: row.tenantId, cause_event_id: row.lastEventId });
+    log.warn({ deadline_ms: config.PROVISIONING_DEADLINE_MS, idle_ms: now - before.last_progress_at }, "no progress before the deadline");
+    logTransition(log, before, after);
+  });
+  // Suspend, resume and plan change with no answer for LIFECYCLE_ORDER_DEADLINE_MS: each ends OrderFailed.
+  const orders = await sweepKind(deps, now, config.LIFECYCLE_ORDER_DEADLINE_MS, lockStalePending, decideOrderDeadline, (row, before) =>
+    logger
+      .child({ subscriber_id: row.subscriberId, tenant_id: row.tenantId, order_id: before.pending?.order_id, order_type: before.pending?.order_type })
+      .warn({ deadline_ms: config.LIFECYCLE_ORDER_DEADLINE_MS, answers: before.pending?.answers }, "lifecycle order without an answer before the deadline: failed"),
+  );
+  if (provisioning + orders > 0) deps.relay.wake();
+  return provisioning + orders;
 }
 
 export function startDeadlineSweep(deps: SubscriberDeps): { stop(): Promise<void> } {
