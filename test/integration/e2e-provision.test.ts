@@ -142,6 +142,8 @@ describe("provisioning through every service", () => {
     dualStack = subscriberOf(outcome);
 
     await lifecycle.waitForType(dualStack, "SubscriberProvisioned");
+    // The write-back runs beside RADIUS, the OLT and billing, off the completion path: it may land after SubscriberProvisioned.
+    await lifecycle.waitForType(dualStack, "NetworkProfileUpdated");
     expect(typesOf(dualStack)).toEqual(
       expect.arrayContaining(["SubscriberCreated", "NetworkProfileCreated", "IpAllocated", "NetworkProfileUpdated", "RadiusAccountCreated", "OnuActivated", "BillingServiceCreated", "SubscriberProvisioned"]),
     );
