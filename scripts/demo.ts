@@ -90,6 +90,10 @@ async function main(): Promise<void> {
         { name: "residential-v6", kind: "ipv6", cidr: "2001:db8:ffff::/64", gateway: "2001:db8:ffff::1", isDefault: true },
         { name: "residential-pd56", kind: "ipv6_pd", cidr: "2001:db8:100::/40", delegatedLength: 56, isDefault: true },
         { name: "business-pd60", kind: "ipv6_pd", cidr: "2001:db8:200::/44", delegatedLength: 60 },
+        // The business customer's own ranges, registered as pools for statics only.
+        { name: "bobs-bakery-v4", kind: "ipv4", cidr: "203.0.113.8/29", gateway: "203.0.113.9", usage: "static" },
+        { name: "bobs-bakery-v6", kind: "ipv6", cidr: "2001:db8:b0b::/64", gateway: "2001:db8:b0b::1", usage: "static" },
+        { name: "bobs-bakery-pd60", kind: "ipv6_pd", cidr: "2001:db8:b0b:100::/56", delegatedLength: 60, usage: "static" },
       ],
       olts: [{ oltId: "olt-central-1", name: "Central office OLT 1", onus: [1, 2, 9].map((n) => ({ port: `0/1/${n}`, serial: serial(n) })) }],
       failingOnus: [{ serial: serial(9), error: "LOS: no light on PON port 0/1/9" }],
@@ -97,6 +101,7 @@ async function main(): Promise<void> {
   ]);
   lines.kv("plans", "home-100, home-500, business-1000");
   lines.kv("pools", "100.64.0.0/20 (CGNAT), 2001:db8:ffff::/64, PD /56 from 2001:db8:100::/40, PD /60 from 2001:db8:200::/44");
+  lines.kv("static pools", "203.0.113.8/29, 2001:db8:b0b::/64, PD /60 from 2001:db8:b0b:100::/56 (the business line's own ranges)");
   lines.kv("OLT", `olt-central-1 with ONUs ${serial(1)}, ${serial(2)}, ${serial(9)} (activation of ${serial(9)} fails)`);
 
   mkdirSync(".stack/logs", { recursive: true });

@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { connect, migrateSchema } from "../../shared/db.js";
 import { AddressError, families, type Family } from "./domain/addresses.js";
+import { poolUsages, type PoolUsage } from "./decide.js";
 import { ipamMigrations } from "./service.js";
 import { addPool, listPools, seedDemo } from "./store/pools.js";
 
@@ -21,6 +22,10 @@ async function withDb<T>(work: (db: ReturnType<typeof connect>["db"]) => Promise
 const kind = (v: string): Family => {
   if (!(families as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${families.join(", ")}`);
   return v as Family;
+};
+const usage = (v: string): PoolUsage => {
+  if (!(poolUsages as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${poolUsages.join(", ")}`);
+  return v as PoolUsage;
 };
 const int = (v: string): number => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError("expected a number");
@@ -42,11 +47,17 @@ pool
   .option("--delegated-length <len>", "delegated prefix length of an ipv6_pd pool (e.g. 56 or 60)", int)
   .option("--reserve <range>", "reserved range first-last or one address; repeatable", collect, [])
   .option("--default", "the tenant's default pool of this kind", false)
-  .action(async (o: { tenant: string; name: string; kind: Family; cidr: string; gateway?: string; delegatedLength?: number; reserve: string[]; default: boolean }) => {
+  .option(
+    "--usage <usage>",
+    "dynamic (handed out by the allocator only) | static (statics only: a business customer's own range) | both (statics outside the reserved ranges, the rest handed out)",
+    usage,
+    "both",
+  )
+  .action(async (o: { tenant: string; name: string; kind: Family; cidr: string; gateway?: string; delegatedLength?: number; reserve: string[]; default: boolean; usage: PoolUsage }) => {
     const row = await withDb((db) =>
-      addPool(db, { tenantId: o.tenant, name: o.name, kind: o.kind, cidr: o.cidr, gateway: o.gateway ?? null, delegatedLength: o.delegatedLength ?? null, reserve: o.reserve, isDefault: o.default }),
+      addPool(db, { tenantId: o.tenant, name: o.name, kind: o.kind, cidr: o.cidr, gateway: o.gateway ?? null, delegatedLength: o.delegatedLength ?? null, reserve: o.reserve, isDefault: o.default, usage: o.usage }),
     );
-    console.log(`pool ${row.name} (${row.kind} ${row.cidr}) added for tenant ${row.tenantId}`);
+    console.log(`pool ${row.name} (${row.kind} ${row.cidr}, ${row.usage}) added for tenant ${row.tenantId}`);
   });
 
 pool
@@ -66,6 +77,7 @@ pool
         gateway: p.gateway ?? "",
         delegated: p.delegated_length ? `/${p.delegated_length}` : "",
         default: p.is_default,
+        usage: p.usage,
         reserved: p.reserved.join(", "),
         used: p.used,
         free: p.free,

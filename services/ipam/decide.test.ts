@@ -15,13 +15,28 @@ const msg = <K extends EventName>(type: K, data: EventData<K>): Message<K> =>
 
 const network = (over: Partial<FiberNetworkConfig> = {}): FiberNetworkConfig => storyNetwork({ inner_vlan: null, qinq_enabled: false, ...over });
 
-const pool = (over: Partial<PoolInfo>): PoolInfo => ({ id: "p", name: "p", family: "ipv4", cidr: "100.64.0.0/22", gateway: "100.64.0.1", delegatedLength: null, isDefault: false, ...over });
-const v4 = pool({ id: "v4", name: "v4", isDefault: true });
+const pool = (over: Partial<PoolInfo>): PoolInfo => ({
+  id: "p",
+  name: "p",
+  family: "ipv4",
+  cidr: "100.64.0.0/22",
+  gateway: "100.64.0.1",
+  delegatedLength: null,
+  isDefault: false,
+  usage: "both",
+  reserved: [],
+  ...over,
+});
+const v4 = pool({ id: "v4", name: "v4", isDefault: true, reserved: [{ first: 1n, last: 1n, label: "gateway 100.64.0.1" }, { first: 2n, last: 15n, label: "100.64.0.2-100.64.0.15" }] });
 const v4Business = pool({ id: "v4b", name: "business", cidr: "100.65.0.0/24", gateway: null });
+const v4Dynamic = pool({ id: "v4d", name: "cgnat", cidr: "100.66.0.0/24", gateway: null, usage: "dynamic" });
+const v4Static = pool({ id: "v4s", name: "customer-ranges", cidr: "10.0.0.0/24", gateway: null, usage: "static" });
 const v6 = pool({ id: "v6", name: "v6", family: "ipv6", cidr: "2001:db8:ffff::/64", gateway: null, isDefault: true });
+const v6Static = pool({ id: "v6s", name: "v6-static", family: "ipv6", cidr: "2001:db8:5000::/64", gateway: null, usage: "static" });
 const pd56 = pool({ id: "pd56", name: "pd56", family: "ipv6_pd", cidr: "2001:db8:100::/40", gateway: null, delegatedLength: 56, isDefault: true });
 const pd60 = pool({ id: "pd60", name: "pd60", family: "ipv6_pd", cidr: "2001:db8:200::/44", gateway: null, delegatedLength: 60 });
-const pools = [v4, v4Business, v6, pd56, pd60];
+const pdStatic = pool({ id: "pds", name: "pd-static", family: "ipv6_pd", cidr: "2001:db8:b0b:100::/56", gateway: null, delegatedLength: 60, usage: "static" });
+const pools = [v4, v4Business, v4Dynamic, v4Static, v6, v6Static, pd56, pd60, pdStatic];
 
 const created = (n: FiberNetworkConfig) => msg("NetworkProfileCreated", { profile: { network_profile_id: "np-1", config: n, metadata: {} } });
 const skipped = (n: FiberNetworkConfig) => msg("NetworkProfileSkipped", { reason: "profile disabled", network: n });
@@ -68,24 +83,24 @@ describe("what to allocate per IPv6 assignment mode", () => {
 describe("priority: static IPs of the profile, then of the order, then dynamic", () => {
   it("static IPs of the profile win over the order's, and no pool is touched", () => {
     // given the order had other statics
-    const state = given(subscriberCreated(network({ static_ipv4: "10.9.9.9" })));
+    const state = given(subscriberCreated(network({ static_ipv4: "10.0.0.99" })));
     // when the profile brings its own
-    const plan = planAllocation(created(network({ static_ipv4: "10.0.1.100", static_ipv6: "2001:DB8::1", ipv6_assignment_mode: "slaac" })), state, [], pools);
-    // then
+    const plan = planAllocation(created(network({ static_ipv4: "10.0.0.100", static_ipv6: "2001:DB8:5000::1", ipv6_assignment_mode: "slaac" })), state, [], pools);
+    // then each is bound where it lies in a static pool
     expect(plan).toEqual({
       kind: "allocate",
       source: "network_profile",
       items: [
-        { family: "ipv4", kind: "static", address: "10.0.1.100", source: "network_profile" },
-        { family: "ipv6", kind: "static", address: "2001:db8::1", source: "network_profile" },
+        { family: "ipv4", kind: "static", address: "10.0.0.100", source: "network_profile", poolId: "v4s", idx: 100n },
+        { family: "ipv6", kind: "static", address: "2001:db8:5000::1", source: "network_profile", poolId: "v6s", idx: 1n },
       ],
     });
   });
 
   it("a profile without statics falls back to the order's statics", () => {
-    const state = given(subscriberCreated(network({ static_ipv4: "10.9.9.9" })));
+    const state = given(subscriberCreated(network({ static_ipv4: "10.0.0.99" })));
     const plan = planAllocation(created(network()), state, [], pools);
-    expect(plan).toMatchObject({ kind: "allocate", source: "order_static", items: [{ family: "ipv4", kind: "static", address: "10.9.9.9" }] });
+    expect(plan).toMatchObject({ kind: "allocate", source: "order_static", items: [{ family: "ipv4", kind: "static", address: "10.0.0.99" }] });
   });
 
   it("a skipped profile uses the order data it carries: statics as order_static", () => {
@@ -99,8 +114,8 @@ describe("priority: static IPs of the profile, then of the order, then dynamic",
   });
 
   it("a static delegated prefix is honoured like a static IP", () => {
-    const plan = planAllocation(created(network({ static_ipv4: "10.0.0.5", delegated_ipv6_prefix: "2001:db8:1::/56", ipv6_assignment_mode: "pd" })), initialState, [], pools);
-    expect(plan).toMatchObject({ kind: "allocate", source: "network_profile", items: [{ kind: "static" }, { kind: "static", family: "ipv6_pd", address: "2001:db8:1::/56" }] });
+    const plan = planAllocation(created(network({ static_ipv4: "10.0.0.5", delegated_ipv6_prefix: "2001:db8:b0b:110::/60", ipv6_assignment_mode: "pd" })), initialState, [], pools);
+    expect(plan).toMatchObject({ kind: "allocate", source: "network_profile", items: [{ kind: "static" }, { kind: "static", family: "ipv6_pd", address: "2001:db8:b0b:110::/60", poolId: "pds", idx: 1n }] });
   });
 
   it("a static IPv4 that is not an IPv4 address fails as invalid_static_ip", () => {
@@ -125,10 +140,45 @@ describe("priority: static IPs of the profile, then of the order, then dynamic",
     expect(plan).toMatchObject({ kind: "fail", failure: { code: "invalid_static_ip", reason: expect.stringContaining(reason) } });
   });
 
-  it("a static that is one of a pool's units, or outside every pool, is bound as it is", () => {
-    for (const fields of [{ static_ipv4: "100.65.0.7" }, { static_ipv4: "203.0.113.10" }, { delegated_ipv6_prefix: "2001:db8:100:1200::/56", ipv6_assignment_mode: "pd" }, { delegated_ipv6_prefix: "2001:db8:b0b:100::/60", ipv6_assignment_mode: "pd" }]) {
-      expect(planAllocation(created(network(fields)), initialState, [], pools).kind).toBe("allocate");
-    }
+  it.each([
+    ["an IPv4 unit of a pool for both uses", { static_ipv4: "100.65.0.7" }, "ipv4", "v4b", 7n],
+    ["an IPv4 unit of a static pool", { static_ipv4: "10.0.0.7" }, "ipv4", "v4s", 7n],
+    ["a /56 unit of the default PD pool", { delegated_ipv6_prefix: "2001:db8:100:1200::/56", ipv6_assignment_mode: "pd" }, "ipv6_pd", "pd56", 18n],
+    ["a /60 unit of a static PD pool", { delegated_ipv6_prefix: "2001:db8:b0b:100::/60", ipv6_assignment_mode: "pd" }, "ipv6_pd", "pds", 0n],
+  ])("a static that is %s is bound there", (_what, fields, family, poolId, idx) => {
+    const plan = planAllocation(created(network(fields)), initialState, [], pools);
+    expect(plan.kind === "allocate" && plan.items.find((i) => i.family === family)).toMatchObject({ kind: "static", poolId, idx });
+  });
+});
+
+describe("a static must lie in a pool of the tenant open to statics, outside its reserved ranges", () => {
+  it.each([
+    ["an IPv4 address in no pool (8.8.8.8)", { static_ipv4: "8.8.8.8" }, "static IPv4 8.8.8.8 lies in none of the tenant's IPv4 pools"],
+    ["an IPv6 address in no pool", { static_ipv6: "2001:db8:dead::1", ipv6_assignment_mode: "slaac" }, "static IPv6 2001:db8:dead::1 lies in none of the tenant's IPv6 pools"],
+    ["an IPv6 address inside a PD pool only (a pool of another kind)", { static_ipv6: "2001:db8:100::1", ipv6_assignment_mode: "slaac" }, "lies in none of the tenant's IPv6 pools"],
+    ["a delegated prefix in no PD pool", { delegated_ipv6_prefix: "2001:db8:dead::/56", ipv6_assignment_mode: "pd" }, "static IPv6 PD 2001:db8:dead::/56 lies in none of the tenant's IPv6 PD pools"],
+  ])("%s fails as static_ip_outside_pools", (_what, fields, reason) => {
+    const plan = planAllocation(created(network(fields)), initialState, [], pools);
+    expect(plan).toMatchObject({ kind: "fail", failure: { code: "static_ip_outside_pools", reason: expect.stringContaining(reason) } });
+  });
+
+  it("a static without any pool of the tenant fails as static_ip_outside_pools, from the order as from the profile", () => {
+    expect(planAllocation(skipped(network({ static_ipv4: "203.0.113.10" })), initialState, [], [])).toMatchObject({ kind: "fail", failure: { code: "static_ip_outside_pools" } });
+  });
+
+  it("a static in a pool's reserved range fails as static_ip_reserved, naming the range", () => {
+    const plan = planAllocation(created(network({ static_ipv4: "100.64.0.5" })), initialState, [], pools);
+    expect(plan).toEqual({ kind: "fail", failure: { code: "static_ip_reserved", reason: "static IPv4 100.64.0.5 is in the reserved range 100.64.0.2-100.64.0.15 of pool 'v4'" } });
+  });
+
+  it("a static in a pool kept for dynamic allocation fails as static_ip_in_dynamic_pool", () => {
+    const plan = planAllocation(created(network({ static_ipv4: "100.66.0.10" })), initialState, [], pools);
+    expect(plan).toMatchObject({ kind: "fail", failure: { code: "static_ip_in_dynamic_pool", reason: expect.stringContaining("pool 'cgnat' (100.66.0.0/24)") } });
+  });
+
+  it("the first family that fails fails the whole plan: nothing is bound", () => {
+    const plan = planAllocation(created(network({ static_ipv4: "10.0.0.5", static_ipv6: "2001:db8:dead::1", ipv6_assignment_mode: "slaac" })), initialState, [], pools);
+    expect(plan).toMatchObject({ kind: "fail", failure: { code: "static_ip_outside_pools" } });
   });
 });
 
@@ -142,6 +192,15 @@ describe("pool choice", () => {
     expect(choosePool("ipv6_pd", network({ ipv6_pd_size: 60 }), pools)).toBe(pd60);
     expect(choosePool("ipv6_pd", network({ ipv6_pd_size: 48 }), pools)).toMatchObject({ code: "no_pool" });
     expect(choosePool("ipv6_pd", network({ ipv6_pd_pool: "pd56", ipv6_pd_size: 60 }), pools)).toMatchObject({ code: "no_pool", reason: expect.stringContaining("/56") });
+  });
+
+  it("a pool for statics only serves no dynamic need: not as the default, not by PD size, not by name", () => {
+    const onlyStatic = [v4Static, v6Static, pdStatic];
+    expect(choosePool("ipv4", network(), onlyStatic)).toEqual({ code: "no_pool", reason: "no default IPv4 pool for this tenant" });
+    expect(choosePool("ipv6_pd", network({ ipv6_pd_size: 60 }), pools)).toBe(pd60);
+    expect(choosePool("ipv6_pd", network({ ipv6_pd_size: 60 }), onlyStatic)).toMatchObject({ code: "no_pool" });
+    expect(choosePool("ipv4", network({ ipv4_pool: "customer-ranges" }), pools)).toEqual({ code: "no_pool", reason: "IPv4 pool 'customer-ranges' is for static addresses only" });
+    expect(choosePool("ipv4", network({ ipv4_pool: "cgnat" }), pools)).toBe(v4Dynamic);
   });
 
   it("a tenant without pools fails as no_pool", () => {

@@ -1,13 +1,14 @@
 // The pure decisions of ipam: what a subscriber gets and from where (static IPs of the profile,
-// then static IPs of the order, then the tenant's pools), which pool serves a dynamic need, and
-// when to give the addresses back. The handler loads state, pools and held allocations, asks
+// then static IPs of the order, then the tenant's pools), which pool serves a dynamic need, where
+// a static lies (a pool open to statics, outside its reserved ranges), and when to give the
+// addresses back. The handler loads state, pools and held allocations, asks
 // these functions, and carries out the plan in the store.
 import type { FiberIpAssignment, FiberNetworkConfig, Message } from "../../schemas/generated/events.js";
 import { follow, type EventContext } from "../../shared/messages.js";
 import { evolveProgress, initialProgress, mayCompensate, type Progress } from "../../shared/progress.js";
 import { evolveView, type SubscriberView } from "../../shared/subscriber-view.js";
 import { teardownDue } from "../../shared/teardown.js";
-import { AddressError, addressToIndex, canonicalStatic, geometry, overlaps, type Family } from "./domain/addresses.js";
+import { AddressError, addressToIndex, canonicalStatic, geometry, overlaps, type Family, type IndexRange } from "./domain/addresses.js";
 
 export type Source = "network_profile" | "order_static" | "dynamic";
 export type Trigger = Message<"NetworkProfileCreated" | "NetworkProfileSkipped">;
@@ -34,6 +35,14 @@ export function evolve(state: IpamState, m: Message): IpamState {
   return { view: evolveView(state.view, m), ...evolveOwn(state, m) };
 }
 
+/**
+ * What a pool is for: `dynamic` units handed out by its cursor only, `static` units bound as
+ * statics only (a business customer's own range), `both` (the default) either: the cursor steps
+ * over the units bound as statics.
+ */
+export const poolUsages = ["dynamic", "static", "both"] as const;
+export type PoolUsage = (typeof poolUsages)[number];
+
 export interface PoolInfo {
   readonly id: string;
   readonly name: string;
@@ -42,6 +51,9 @@ export interface PoolInfo {
   readonly gateway: string | null;
   readonly delegatedLength: number | null;
   readonly isDefault: boolean;
+  readonly usage: PoolUsage;
+  /** Units never handed to a subscriber, dynamic or static (the gateway's among them), with the operator's label. */
+  readonly reserved: readonly (IndexRange & { readonly label: string })[];
 }
 
 /** An address or prefix bound to the subscriber. */
@@ -52,12 +64,20 @@ export interface Held {
 }
 
 export interface Failure {
-  readonly code: "no_pool" | "pool_exhausted" | "static_ip_in_use" | "invalid_static_ip";
+  readonly code: "no_pool" | "pool_exhausted" | "static_ip_in_use" | "invalid_static_ip" | "static_ip_outside_pools" | "static_ip_reserved" | "static_ip_in_dynamic_pool";
   readonly reason: string;
 }
 
 export type PlanItem =
-  | { readonly family: Family; readonly kind: "static"; readonly address: string; readonly source: Exclude<Source, "dynamic"> }
+  | {
+      readonly family: Family;
+      readonly kind: "static";
+      readonly address: string;
+      readonly source: Exclude<Source, "dynamic">;
+      /** The pool it lies in and its unit index there (a released static below the cursor goes on the free list). */
+      readonly poolId: string;
+      readonly idx: bigint;
+    }
   | { readonly family: Family; readonly kind: "dynamic"; readonly pool: PoolInfo };
 
 export type Plan =
@@ -106,12 +126,15 @@ const poolNameOf = (n: FiberNetworkConfig, f: Family): string | null =>
 
 /** The pool for a dynamic need: by name when the network names one, else the tenant's default of that kind. */
 export function choosePool(family: Family, network: FiberNetworkConfig, pools: readonly PoolInfo[]): PoolInfo | Failure {
-  const ofKind = pools.filter((p) => p.family === family);
+  const ofKind = pools.filter((p) => p.family === family && p.usage !== "static");
   const name = poolNameOf(network, family);
   const pdSize = family === "ipv6_pd" ? network.ipv6_pd_size : null;
   if (name) {
     const named = ofKind.find((p) => p.name === name);
-    if (!named) return { code: "no_pool", reason: `no ${label[family]} pool named '${name}' for this tenant` };
+    if (!named) {
+      const forStatics = pools.some((p) => p.family === family && p.name === name);
+      return { code: "no_pool", reason: forStatics ? `${label[family]} pool '${name}' is for static addresses only` : `no ${label[family]} pool named '${name}' for this tenant` };
+    }
     if (pdSize !== null && named.delegatedLength !== pdSize) {
       return { code: "no_pool", reason: `pool '${name}' delegates /${named.delegatedLength}, the profile asks for /${pdSize}` };
     }
@@ -124,7 +147,7 @@ export function choosePool(family: Family, network: FiberNetworkConfig, pools: r
   return ofKind.find((p) => p.isDefault) ?? { code: "no_pool", reason: `no default ${label[family]} pool for this tenant` };
 }
 
-const isFailure = (x: PoolInfo | Failure): x is Failure => "code" in x;
+const isFailure = (x: object): x is Failure => "code" in x;
 
 const asCidr = (family: Family, address: string): string => (family === "ipv6_pd" ? address : `${address}/${family === "ipv4" ? 32 : 128}`);
 
@@ -152,6 +175,27 @@ export function staticPlacementProblem(family: Family, address: string, pools: r
     }
   }
   return null;
+}
+
+/**
+ * Where a static may be bound: one unit of a pool of its own family (IPv4 in an IPv4 pool, an
+ * IPv6 address in an IPv6 pool, a delegated prefix in a PD pool), a pool open to statics, and not
+ * in a reserved range. Anything else is refused with its own code, so the CRM knows what to fix
+ * (8.8.8.8 in no pool, a static pool still to register, an address kept for the network).
+ */
+export function placeStatic(family: Family, address: string, pools: readonly PoolInfo[]): { readonly pool: PoolInfo; readonly idx: bigint } | Failure {
+  const what = `static ${label[family]} ${address}`;
+  for (const p of pools) {
+    if (p.family !== family) continue;
+    const g = geometry(p.family, p.cidr, p.delegatedLength);
+    const idx = addressToIndex(g, address);
+    if (idx === null || idx < g.first || idx >= g.end) continue;
+    if (p.usage === "dynamic") return { code: "static_ip_in_dynamic_pool", reason: `${what} lies in pool '${p.name}' (${p.cidr}), which is for dynamic allocation only` };
+    const kept = p.reserved.find((r) => idx >= r.first && idx <= r.last);
+    if (kept) return { code: "static_ip_reserved", reason: `${what} is in the reserved range ${kept.label} of pool '${p.name}'` };
+    return { pool: p, idx };
+  }
+  return { code: "static_ip_outside_pools", reason: `${what} lies in none of the tenant's ${label[family]} pools (register the customer's range as a static pool)` };
 }
 
 /**
@@ -186,7 +230,9 @@ export function planAllocation(trigger: Trigger, state: IpamState, held: readonl
       if (gatewayOf) return { kind: "fail", failure: { code: "invalid_static_ip", reason: `static ${label[family]} ${address} is the gateway of pool '${gatewayOf.name}'` } };
       const misplaced = staticPlacementProblem(family, address, pools);
       if (misplaced) return { kind: "fail", failure: { code: "invalid_static_ip", reason: `static ${label[family]} ${address} ${misplaced}` } };
-      items.push({ family, kind: "static", address, source: chosen.source });
+      const place = placeStatic(family, address, pools);
+      if (isFailure(place)) return { kind: "fail", failure: place };
+      items.push({ family, kind: "static", address, source: chosen.source, poolId: place.pool.id, idx: place.idx });
     } else if (needed.includes(family)) {
       const pool = choosePool(family, network, pools);
       if (isFailure(pool)) return { kind: "fail", failure: pool };

@@ -14,7 +14,7 @@ import type { ServiceDeps } from "../../shared/service.js";
 import { allocated, allocationFailed, evolve, evolveOwn, initialOwn, InvalidInput, planAllocation, planRelease, released, type Held, type IpamOwn, type IpamState, type Trigger } from "./decide.js";
 import { keyString } from "../../shared/reactor.js";
 import { AllocationFailure, bindAtCursors, carryOut, Cursors, heldBy, heldByAll, releaseAll } from "./store/allocator.js";
-import { loadPools, poolInfo } from "./store/pools.js";
+import { loadPoolInfos } from "./store/pools.js";
 import { subscriberState } from "./store/schema.js";
 
 const isTrigger = (m: Message): m is Trigger => m.type === "NetworkProfileCreated" || m.type === "NetworkProfileSkipped";
@@ -50,10 +50,10 @@ async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: Ipam
   const { tenant_id: tenant, subscriber_id: sub } = trigger.meta;
   const subscriber = sub ?? "";
   // A tenant's pools are read once per unit of work (their cursors are locked apart, by Cursors).
-  const tenantPools = await unit.get(`pools\u0000${tenant}`, () => loadPools(tx, tenant));
+  const tenantPools = await unit.get(`pools\u0000${tenant}`, () => loadPoolInfos(tx, tenant));
   let plan;
   try {
-    plan = planAllocation(trigger, state, await held(tx, unit, tenant, subscriber), tenantPools.map(poolInfo));
+    plan = planAllocation(trigger, state, await held(tx, unit, tenant, subscriber), tenantPools);
   } catch (err) {
     if (err instanceof InvalidInput) throw new PoisonMessageError("invalid", err.message);
     throw err;
@@ -73,7 +73,7 @@ async function allocate(deps: ServiceDeps, tx: Tx, trigger: Trigger, state: Ipam
     // Most plans are bound in one statement; else a savepoint: a family that fails after another was bound leaves nothing bound.
     const got =
       (await bindAtCursors(tx, tenant, subscriber, plan.items, cursors)) ??
-      (await tx.transaction((stx) => carryOut(stx, tenant, subscriber, plan.items, tenantPools, cursors)));
+      (await tx.transaction((stx) => carryOut(stx, tenant, subscriber, plan.items, cursors)));
     setHeld(unit, tenant, subscriber, [...(await held(tx, unit, tenant, subscriber)), ...got]);
     logAllocation(log, trigger, got, plan.source);
     return [allocated(deps.ctx, trigger, got, plan.source)];

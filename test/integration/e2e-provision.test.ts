@@ -37,6 +37,10 @@ const spec: TenantSpec = {
     { name: "v6", kind: "ipv6", cidr: "2001:db8:66::/64", gateway: "2001:db8:66::1", isDefault: true },
     { name: "pd56", kind: "ipv6_pd", cidr: "2001:db8:6600::/40", delegatedLength: 56, isDefault: true },
     { name: "pd60", kind: "ipv6_pd", cidr: "2001:db8:7700::/44", delegatedLength: 60 },
+    // Business customers' own ranges: statics are bound only inside a pool open to them.
+    { name: "business-v4", kind: "ipv4", cidr: "198.51.100.0/24", gateway: "198.51.100.1", usage: "static" },
+    { name: "business-v6", kind: "ipv6", cidr: "2001:db8:bee::/64", gateway: "2001:db8:bee::1", usage: "static" },
+    { name: "business-pd", kind: "ipv6_pd", cidr: "2001:db8:beef::/48", delegatedLength: 56, usage: "static" },
   ],
   olts: [
     {
@@ -188,12 +192,12 @@ describe("provisioning through every service", () => {
   });
 
   it("uses the profile's static IPs and skips dynamic allocation (source network_profile)", async () => {
-    const o = order({ service_plan_id: "business-1000", static_ipv4: "198.51.100.10", static_ipv6: "2001:db8:beef::10", delegated_ipv6_prefix: "2001:db8:beef:100::/56", qinq_enabled: false, inner_vlan: null, service_vlan: 200 });
+    const o = order({ service_plan_id: "business-1000", static_ipv4: "198.51.100.10", static_ipv6: "2001:db8:bee::10", delegated_ipv6_prefix: "2001:db8:beef:100::/56", qinq_enabled: false, inner_vlan: null, service_vlan: 200 });
     const outcome = await provision(o);
     expect(outcome.type).toBe("OrderCompleted");
     const id = subscriberOf(outcome);
     const ip = (await lifecycle.waitForType(id, "IpAllocated")).data.ips;
-    expect(ip).toEqual({ ipv4: "198.51.100.10", ipv6: "2001:db8:beef::10", ipv6_prefix: "2001:db8:beef:100::/56", source: "network_profile" });
+    expect(ip).toEqual({ ipv4: "198.51.100.10", ipv6: "2001:db8:bee::10", ipv6_prefix: "2001:db8:beef:100::/56", source: "network_profile" });
     await lifecycle.waitForType(id, "SubscriberProvisioned");
     expect(typesOf(id)).not.toContain("NetworkProfileUpdated"); // nothing to write back
     const rows = await db.select().from(allocations).where(and(eq(allocations.tenantId, tenant), eq(allocations.subscriberId, id)));

@@ -68,12 +68,12 @@ describe("allocation", () => {
   });
 
   it("static IPs of the profile are used as they are (source network_profile) and no pool cursor moves", async () => {
-    const tenant = await tenantWith("static", v4("100.64.0.8/29"));
+    const tenant = await tenantWith("static", v4("100.64.0.8/29"), { name: "v6-static", kind: "ipv6", cidr: "2001:db8::/64", usage: "static" });
     await publish(producer, profileCreated(tenant, sub("static"), network({ static_ipv4: "100.64.0.9", static_ipv6: "2001:db8::1", ipv6_assignment_mode: "slaac" })));
 
     const got = await outcome(sub("static"));
     expect(got.data).toEqual({ ips: { ipv4: "100.64.0.9", ipv6: "2001:db8::1", ipv6_prefix: null, source: "network_profile" } });
-    const [pool] = await db.select().from(pools).where(eq(pools.tenantId, tenant));
+    const [pool] = await db.select().from(pools).where(and(eq(pools.tenantId, tenant), eq(pools.kind, "ipv4")));
     expect(pool?.nextIndex).toBe(1n);
 
     // and a dynamic allocation in that pool steps over the static one
@@ -82,13 +82,18 @@ describe("allocation", () => {
   });
 
   it("static IPs of the order (NetworkProfileSkipped) are used with source order_static", async () => {
-    const tenant = await tenantWith("order", v4("100.64.0.0/24"));
+    const tenant = await tenantWith(
+      "order",
+      v4("100.64.0.0/24"),
+      v4("10.0.1.0/24", { name: "customers-v4", isDefault: false, usage: "static" }),
+      { name: "customers-pd", kind: "ipv6_pd", cidr: "2001:db8:1::/48", delegatedLength: 56, usage: "static" },
+    );
     await publish(producer, profileSkipped(tenant, sub("order"), network({ static_ipv4: "10.0.1.100", delegated_ipv6_prefix: "2001:db8:1::/56", ipv6_assignment_mode: "pd" })));
     expect((await outcome(sub("order"))).data).toEqual({ ips: { ipv4: "10.0.1.100", ipv6: null, ipv6_prefix: "2001:db8:1::/56", source: "order_static" } });
   });
 
   it("a static IP bound to another subscriber fails with static_ip_in_use naming that subscriber", async () => {
-    const tenant = await tenantWith("taken", v4("100.64.0.0/24"));
+    const tenant = await tenantWith("taken", v4("100.64.0.0/24"), v4("10.0.0.0/24", { name: "customers-v4", isDefault: false, usage: "static" }));
     await publish(producer, profileCreated(tenant, sub("owner"), network({ static_ipv4: "10.0.0.5" })));
     expect((await outcome(sub("owner"))).type).toBe("IpAllocated");
 
@@ -97,25 +102,28 @@ describe("allocation", () => {
     expect(got).toMatchObject({ type: "IpAllocationFailed", data: { code: "static_ip_in_use", reason: `static ipv4 10.0.0.5 is bound to subscriber ${sub("owner")}` } });
   });
 
-  it("static prefixes may not overlap: a /60 inside another subscriber's static /56 fails static_ip_in_use; a static inside a pool must be one of its units", async () => {
-    const tenant = await tenantWith("overlap", v4("100.64.0.0/24"), { name: "pd", kind: "ipv6_pd", cidr: "2001:db8:4000::/40", delegatedLength: 56, isDefault: true });
+  it("a static must be one unit of a pool open to statics, outside its reserved ranges: else the allocation fails with its code", async () => {
+    const tenant = await tenantWith(
+      "placement",
+      v4("100.64.0.0/24", { gateway: "100.64.0.1", reserve: ["100.64.0.2-100.64.0.9"] }),
+      v4("100.70.0.0/24", { name: "cgnat", isDefault: false, usage: "dynamic" }),
+      { name: "pd", kind: "ipv6_pd", cidr: "2001:db8:4000::/40", delegatedLength: 56, isDefault: true },
+    );
     const pd = (prefix: string) => network({ delegated_ipv6_prefix: prefix, ipv6_assignment_mode: "pd" });
-    await publish(producer, profileCreated(tenant, sub("wide"), pd("2001:db8:9900::/56")));
-    expect((await outcome(sub("wide"))).data).toMatchObject({ ips: { ipv6_prefix: "2001:db8:9900::/56" } });
-
-    await publish(producer, profileCreated(tenant, sub("inside"), pd("2001:db8:9900:10::/60")));
-    expect(await outcome(sub("inside"))).toMatchObject({
-      type: "IpAllocationFailed",
-      data: { code: "static_ip_in_use", reason: `static ipv6_pd 2001:db8:9900:10::/60 overlaps 2001:db8:9900::/56, bound to subscriber ${sub("wide")}` },
-    });
-    // Inside the PD pool: a /60 is not one of its /56 units (the allocator could hand out the /56 around it).
-    await publish(producer, profileCreated(tenant, sub("in-pool"), pd("2001:db8:4000:10::/60")));
-    expect(await outcome(sub("in-pool"))).toMatchObject({ type: "IpAllocationFailed", data: { code: "invalid_static_ip", reason: expect.stringContaining("without being one of its /56 units") } });
-    // The network address of the IPv4 pool.
-    await publish(producer, profileCreated(tenant, sub("network"), network({ static_ipv4: "100.64.0.0" })));
-    expect(await outcome(sub("network"))).toMatchObject({ type: "IpAllocationFailed", data: { code: "invalid_static_ip", reason: expect.stringContaining("network address of pool 'v4'") } });
-    const held = await sql`select subscriber_id from ipam.allocations where tenant_id = ${tenant}`;
-    expect(held.map((r) => r.subscriber_id)).toEqual([sub("wide"), sub("wide")]); // its IPv4 and its /56; nothing of the others
+    const cases = [
+      { name: "in-pool", net: network({ static_ipv4: "100.64.0.200" }), expected: { type: "IpAllocated" } },
+      { name: "outside", net: network({ static_ipv4: "8.8.8.8" }), expected: { type: "IpAllocationFailed", data: { code: "static_ip_outside_pools", reason: expect.stringContaining("static IPv4 8.8.8.8 lies in none of the tenant's IPv4 pools") } } },
+      { name: "pd-outside", net: pd("2001:db8:9900::/56"), expected: { type: "IpAllocationFailed", data: { code: "static_ip_outside_pools" } } },
+      { name: "reserved", net: network({ static_ipv4: "100.64.0.5" }), expected: { type: "IpAllocationFailed", data: { code: "static_ip_reserved", reason: "static IPv4 100.64.0.5 is in the reserved range 100.64.0.2-100.64.0.9 of pool 'v4'" } } },
+      { name: "dynamic-only", net: network({ static_ipv4: "100.70.0.5" }), expected: { type: "IpAllocationFailed", data: { code: "static_ip_in_dynamic_pool" } } },
+      // Inside the PD pool: a /60 is not one of its /56 units (the allocator could hand out the /56 around it).
+      { name: "pd-in-pool", net: pd("2001:db8:4000:10::/60"), expected: { type: "IpAllocationFailed", data: { code: "invalid_static_ip", reason: expect.stringContaining("without being one of its /56 units") } } },
+      { name: "network", net: network({ static_ipv4: "100.64.0.0" }), expected: { type: "IpAllocationFailed", data: { code: "invalid_static_ip", reason: expect.stringContaining("network address of pool 'v4'") } } },
+    ];
+    await publish(producer, ...cases.map((c) => profileCreated(tenant, sub(c.name), c.net)));
+    for (const c of cases) expect(await outcome(sub(c.name)), c.name).toMatchObject(c.expected);
+    const held = await sql`select subscriber_id, address, pool_id is not null as in_pool from ipam.allocations where tenant_id = ${tenant}`;
+    expect(held.map((r) => [r.subscriber_id, r.address, r.in_pool])).toEqual([[sub("in-pool"), "100.64.0.200", true]]); // nothing of the others
   });
 
   it("an exhausted pool fails with pool_exhausted and leaves no half allocation behind", async () => {
@@ -194,15 +202,15 @@ describe("one unit of work", () => {
 });
 
 describe("tenant isolation", () => {
-  it("a tenant without pools fails with no_pool while another tenant's pools stay untouched; the same static IP may live in two tenants", async () => {
+  it("a tenant without that pool fails with no_pool while another tenant's pools stay untouched; the same static IP may live in two tenants", async () => {
     const rich = await tenantWith("rich", v4("100.64.0.0/24"));
-    const poor = `t-${run}-poor`;
+    const poor = await tenantWith("poor", v4("100.64.0.0/24", { name: "own", isDefault: false, usage: "static" }));
     await publish(producer, profileSkipped(poor, sub("poor"), network({ ipv4_pool: "v4" })));
     expect((await outcome(sub("poor"))).data).toEqual({ code: "no_pool", reason: "no IPv4 pool named 'v4' for this tenant" });
     const [pool] = await db.select().from(pools).where(eq(pools.tenantId, rich));
     expect(pool?.nextIndex).toBe(1n);
 
-    await publish(producer, profileCreated(rich, sub("rich-static"), network({ static_ipv4: "10.7.7.7" })), profileCreated(poor, sub("poor-static"), network({ static_ipv4: "10.7.7.7" })));
+    await publish(producer, profileCreated(rich, sub("rich-static"), network({ static_ipv4: "100.64.0.77" })), profileCreated(poor, sub("poor-static"), network({ static_ipv4: "100.64.0.77" })));
     expect((await outcome(sub("rich-static"))).type).toBe("IpAllocated");
     expect((await outcome(sub("poor-static"))).type).toBe("IpAllocated");
   });
@@ -236,7 +244,7 @@ describe("delivery", () => {
     const res = await fetch(`http://127.0.0.1:${service.health.port}/tenants/${tenant}/pools`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
-      pools: [{ name: "v4", kind: "ipv4", cidr: "100.64.0.0/24", gateway: "100.64.0.1", delegated_length: null, is_default: true, reserved: ["gateway 100.64.0.1", "100.64.0.2-100.64.0.9"], capacity: "245", used: 0, free: "245" }],
+      pools: [{ name: "v4", kind: "ipv4", cidr: "100.64.0.0/24", gateway: "100.64.0.1", delegated_length: null, is_default: true, usage: "both", reserved: ["gateway 100.64.0.1", "100.64.0.2-100.64.0.9"], capacity: "245", used: 0, free: "245" }],
     });
   });
 });

@@ -9,12 +9,11 @@
 // lock serialises cursor moves per pool, and the unique (tenant, family, address) is the final
 // guard: a unit someone else got in the meantime is skipped, never handed out twice.
 import { and, eq, sql } from "drizzle-orm";
-import { clientOf, lockKey } from "../../../shared/db.js";
+import { clientOf } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import { keyString, type SubscriberKey } from "../../../shared/reactor.js";
 import type { Failure, Held, PlanItem, PoolInfo, Source } from "../decide.js";
-import { addressToIndex, geometry, indexToAddress, mergeRanges, skipExcluded, type Family, type IndexRange } from "../domain/addresses.js";
-import { excludedRanges, type PoolRow } from "./pools.js";
+import { geometry, indexToAddress, mergeRanges, skipExcluded, type Family, type IndexRange } from "../domain/addresses.js";
 import { allocations } from "./schema.js";
 
 /** A business failure met while carrying out a plan; thrown to roll back the savepoint. */
@@ -167,40 +166,9 @@ export async function allocateDynamic(tx: Tx, tenantId: string, subscriberId: st
   }
 }
 
-/** Where a static unit lies in the tenant's pools (allocatable part only), so its release can feed the free list. */
-async function placeInPools(tx: Tx, tenantId: string, family: Family, address: string, tenantPools: readonly PoolRow[]): Promise<{ poolId: string; idx: bigint } | null> {
-  for (const p of tenantPools.filter((x) => x.kind === family)) {
-    const g = geometry(p.kind, p.cidr, p.delegatedLength);
-    const idx = addressToIndex(g, address);
-    if (idx === null || idx < g.first || idx >= g.end) continue;
-    const excluded = mergeRanges(await excludedRanges(tx, tenantId, p.id));
-    if (skipExcluded(idx, excluded) !== idx) return null; // a reserved unit: operators keep those for statics
-    return { poolId: p.id, idx };
-  }
-  return null;
-}
-
-export async function bindStatic(
-  tx: Tx,
-  tenantId: string,
-  subscriberId: string,
-  item: Extract<PlanItem, { kind: "static" }>,
-  tenantPools: readonly PoolRow[],
-): Promise<void> {
-  const place = await placeInPools(tx, tenantId, item.family, item.address, tenantPools);
-  if (item.family === "ipv6_pd" && !place) {
-    // Outside every pool a delegated prefix is checked against the tenant's other prefixes: a /56
-    // and a /60 inside it are different texts, which the unique key alone would let through.
-    // The lock makes two such binds of one tenant take turns.
-    const sql = clientOf(tx);
-    await sql`select pg_advisory_xact_lock(${lockKey(`ipam-static-pd:${tenantId}`).toString()}::bigint)`;
-    const [clash] = await sql<{ subscriber_id: string; address: string }[]>`
-      select subscriber_id, address from ipam.allocations
-       where tenant_id = ${tenantId} and family = 'ipv6_pd' and subscriber_id <> ${subscriberId} and address::cidr && ${item.address}::cidr
-       limit 1`;
-    if (clash) throw new AllocationFailure({ code: "static_ip_in_use", reason: `static ipv6_pd ${item.address} overlaps ${clash.address}, bound to subscriber ${clash.subscriber_id}` });
-  }
-  const ok = await tryBind(tx, { tenantId, subscriberId, family: item.family, address: item.address, poolId: place?.poolId ?? null, idx: place?.idx ?? null, source: item.source });
+/** Binds a static the decision placed in a pool (decide.ts placeStatic); another subscriber holding it fails static_ip_in_use. */
+export async function bindStatic(tx: Tx, tenantId: string, subscriberId: string, item: Extract<PlanItem, { kind: "static" }>): Promise<void> {
+  const ok = await tryBind(tx, { tenantId, subscriberId, family: item.family, address: item.address, poolId: item.poolId, idx: item.idx, source: item.source });
   if (!ok) {
     const [owner] = await tx
       .select({ subscriberId: allocations.subscriberId })
@@ -209,7 +177,7 @@ export async function bindStatic(
     throw new AllocationFailure({ code: "static_ip_in_use", reason: `static ${item.family} ${item.address} is bound to subscriber ${owner?.subscriberId ?? "(another subscriber)"}` });
   }
   // A released unit now bound as a static must not come off the free list.
-  if (place) await tx.execute(sql`delete from ipam.released where tenant_id = ${tenantId} and pool_id = ${place.poolId} and idx = ${place.idx.toString()}::numeric`);
+  await tx.execute(sql`delete from ipam.released where tenant_id = ${tenantId} and pool_id = ${item.poolId} and idx = ${item.idx.toString()}::numeric`);
 }
 
 /**
@@ -249,12 +217,12 @@ export async function bindAtCursors(tx: Tx, tenantId: string, subscriberId: stri
 }
 
 /** Carries out a plan; throws AllocationFailure (the caller rolls back its savepoint). */
-export async function carryOut(tx: Tx, tenantId: string, subscriberId: string, items: readonly PlanItem[], tenantPools: readonly PoolRow[], cursors?: Cursors): Promise<Held[]> {
+export async function carryOut(tx: Tx, tenantId: string, subscriberId: string, items: readonly PlanItem[], cursors?: Cursors): Promise<Held[]> {
   const got: Held[] = [];
   // Fixed order ipv4, ipv6, ipv6_pd (the plan's order): pool row locks are always taken in the same order.
   for (const item of items) {
     if (item.kind === "static") {
-      await bindStatic(tx, tenantId, subscriberId, item, tenantPools);
+      await bindStatic(tx, tenantId, subscriberId, item);
       got.push({ family: item.family, address: item.address, source: item.source });
     } else {
       const unit = await allocateDynamic(tx, tenantId, subscriberId, item.pool, cursors);

@@ -1,10 +1,12 @@
-// Pool administration (CLI, admin route, tests): define a pool with its gateway and reserved
-// ranges, list pools with used / free counts, seed the demo tenant.
+// Pool administration (CLI, admin route, tests): define a pool with its gateway, reserved ranges
+// and usage, list pools with used / free counts, seed the demo tenant; the tenant's pools as the
+// decisions see them.
 import { and, asc, count, eq, sql } from "drizzle-orm";
 import type { Db } from "../../../shared/db.js";
 import { newId } from "../../../shared/ids.js";
 import type { Tx } from "../../../shared/outbox.js";
-import type { PoolInfo } from "../decide.js";
+import { clientOf } from "../../../shared/db.js";
+import type { PoolInfo, PoolUsage } from "../decide.js";
 import { AddressError, addressToIndex, capacity, geometry, overlaps, parseAddress, parseCidr, reservedRange, type Family, type IndexRange } from "../domain/addresses.js";
 import { allocations, pools, reserved } from "./schema.js";
 
@@ -18,11 +20,14 @@ export interface PoolInput {
   /** "first-last" or a single address (PD: prefixes). */
   readonly reserve?: readonly string[];
   readonly isDefault?: boolean;
+  /** dynamic | static | both (the default): see decide.ts PoolUsage. */
+  readonly usage?: PoolUsage;
 }
 
 export type PoolRow = typeof pools.$inferSelect;
 
-export const poolInfo = (p: PoolRow): PoolInfo => ({
+/** A pool as the decisions see it; `reserved` as read by loadPoolInfos (a pool used only for dynamic units needs none). */
+export const poolInfo = (p: PoolRow, reserved: PoolInfo["reserved"] = []): PoolInfo => ({
   id: p.id,
   name: p.name,
   family: p.kind,
@@ -30,12 +35,15 @@ export const poolInfo = (p: PoolRow): PoolInfo => ({
   gateway: p.gateway,
   delegatedLength: p.delegatedLength,
   isDefault: p.isDefault,
+  usage: p.usage,
+  reserved,
 });
 
 /** Validates and stores a pool; throws AddressError with a readable reason for a pool that makes no sense. */
 export async function addPool(db: Db, input: PoolInput): Promise<PoolRow> {
   const g = geometry(input.kind, input.cidr, input.kind === "ipv6_pd" ? (input.delegatedLength ?? null) : null);
   if (input.kind !== "ipv6_pd" && input.delegatedLength != null) throw new AddressError("only an ipv6_pd pool has a delegated length");
+  if (input.isDefault && input.usage === "static") throw new AddressError("a pool for static addresses only can not be the default pool (which serves dynamic allocation)");
   let gateway: string | null = null;
   const ranges: { range: IndexRange; label: string }[] = [];
   if (input.gateway) {
@@ -65,6 +73,7 @@ export async function addPool(db: Db, input: PoolInput): Promise<PoolRow> {
         gateway,
         delegatedLength: input.kind === "ipv6_pd" ? (input.delegatedLength ?? null) : null,
         isDefault: input.isDefault ?? false,
+        usage: input.usage ?? "both",
         nextIndex: g.first,
         size: g.size,
       })
@@ -81,13 +90,28 @@ export async function loadPools(tx: Tx | Db, tenantId: string): Promise<PoolRow[
   return tx.select().from(pools).where(eq(pools.tenantId, tenantId)).orderBy(asc(pools.name));
 }
 
-/** Gateway and reserved ranges of a pool: the units the cursor jumps over. */
-export async function excludedRanges(tx: Tx | Db, tenantId: string, poolId: string): Promise<IndexRange[]> {
-  const rows = await tx
-    .select({ first: reserved.firstIndex, last: reserved.lastIndex })
-    .from(reserved)
-    .where(and(eq(reserved.tenantId, tenantId), eq(reserved.poolId, poolId)));
-  return rows;
+/** The tenant's pools with their reserved ranges (the gateway's among them), in one statement. */
+export async function loadPoolInfos(tx: Tx | Db, tenantId: string): Promise<PoolInfo[]> {
+  const rows = await clientOf(tx)<
+    Array<{ id: string; name: string; kind: PoolInfo["family"]; cidr: string; gateway: string | null; delegated_length: number | null; is_default: boolean; usage: PoolUsage; reserved: Array<{ first: string; last: string; label: string }> }>
+  >`
+    select p.id, p.name, p.kind, p.cidr, p.gateway, p.delegated_length, p.is_default, p.usage,
+           (select coalesce(json_agg(json_build_object('first', r.first_index::text, 'last', r.last_index::text, 'label', r.label) order by r.first_index), '[]'::json)
+              from ipam.reserved r where r.tenant_id = p.tenant_id and r.pool_id = p.id) as reserved
+      from ipam.pools p
+     where p.tenant_id = ${tenantId}
+     order by p.name`;
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    family: r.kind,
+    cidr: r.cidr,
+    gateway: r.gateway,
+    delegatedLength: r.delegated_length,
+    isDefault: r.is_default,
+    usage: r.usage,
+    reserved: r.reserved.map((x) => ({ first: BigInt(x.first), last: BigInt(x.last), label: x.label })),
+  }));
 }
 
 export interface PoolSummary {
@@ -97,6 +121,7 @@ export interface PoolSummary {
   readonly gateway: string | null;
   readonly delegated_length: number | null;
   readonly is_default: boolean;
+  readonly usage: PoolUsage;
   readonly reserved: readonly string[];
   readonly capacity: string;
   readonly used: number;
@@ -123,6 +148,7 @@ export async function listPools(db: Db, tenantId: string): Promise<PoolSummary[]
       gateway: p.gateway,
       delegated_length: p.delegatedLength,
       is_default: p.isDefault,
+      usage: p.usage,
       reserved: res.map((r) => r.label),
       capacity: cap.toString(),
       used: n,

@@ -20,6 +20,8 @@ export const pools = schema.table(
     gateway: text("gateway"),
     delegatedLength: integer("delegated_length"),
     isDefault: boolean("is_default").notNull().default(false),
+    /** dynamic | static | both: what the pool's units are for (decide.ts PoolUsage). */
+    usage: text("usage", { enum: ["dynamic", "static", "both"] }).notNull().default("both"),
     /** The bump cursor: every unit below it was handed out once (or skipped); numeric, IPv6 needs 128 bits. */
     nextIndex: numeric("next_index", { mode: "bigint" }).notNull(),
     /** Units in the CIDR. */
@@ -31,6 +33,9 @@ export const pools = schema.table(
     uniqueIndex("pools_one_default_per_kind").on(t.tenantId, t.kind).where(sql`${t.isDefault}`),
     check("pools_kind", sql`${t.kind} in ('ipv4', 'ipv6', 'ipv6_pd')`),
     check("pools_pd_length", sql`(${t.kind} = 'ipv6_pd') = (${t.delegatedLength} is not null)`),
+    check("pools_usage", sql`${t.usage} in ('dynamic', 'static', 'both')`),
+    // The default pool serves dynamic needs: a pool for statics only can not be it.
+    check("pools_static_not_default", sql`not (${t.isDefault} and ${t.usage} = 'static')`),
   ],
 );
 
