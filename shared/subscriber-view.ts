@@ -21,12 +21,14 @@ export const viewEvents = [
   "RadiusAccountDeleted",
   "OnuActivated",
   "OnuDeactivated",
+  "OnuDeactivationFailed",
   "BillingServiceCreated",
   "BillingServiceCancelled",
   "BillingServiceTerminated",
   "SubscriberProvisioningFailed",
   "SubscriberProvisioned",
   "SubscriberPlanChangeRequested",
+  "SubscriberPlanChangeFailed",
   "SubscriberSuspended",
   "SubscriberResumed",
   "SubscriberTerminationRequested",
@@ -56,6 +58,8 @@ export interface SubscriberView {
   readonly onu_id: string | null;
   readonly billing_service_id: string | null;
   readonly progress: Progress;
+  /** The OLT refused to remove the ONU's flow (a rollback or a teardown stops there until a retry). */
+  readonly onu_deactivation_refused?: boolean;
   /** Absent on views stored before phases existed: read it with `phaseOf`. */
   readonly phase?: Phase;
 }
@@ -107,8 +111,12 @@ export function evolveView(view: SubscriberView | null, m: Message): SubscriberV
       return { ...v, radius_username: null };
     case "OnuActivated":
       return { ...v, onu_id: m.data.onu_id };
-    case "OnuDeactivated":
-      return { ...v, onu_id: null };
+    case "OnuDeactivated": {
+      const { onu_deactivation_refused: _refused, ...rest } = v;
+      return { ...rest, onu_id: null };
+    }
+    case "OnuDeactivationFailed":
+      return { ...v, onu_deactivation_refused: true };
     case "BillingServiceCreated":
       return { ...v, billing_service_id: m.data.service_id };
     case "BillingServiceCancelled":
@@ -127,6 +135,7 @@ export function evolveView(view: SubscriberView | null, m: Message): SubscriberV
     case "SubscriberArchived":
       return { ...v, phase: "archived" };
     case "SubscriberPlanChangeRequested":
+    case "SubscriberPlanChangeFailed": // the plan kept: every step that moved puts it back
       return { ...v, service_plan_id: m.data.service_plan_id, bandwidth_mbps: m.data.bandwidth_mbps };
     default:
       return v;

@@ -484,6 +484,12 @@ export interface FiberLifecycleBillingPlanChanged {
     service_id: string;
     service_plan_id: string;
     effective_date: string;
+    /**
+     * Set when this change puts back the plan before the plan change order named here, which failed.
+     *
+     * Default: null
+     */
+    reverts_order_id: null | string;
 }
 
 /**
@@ -815,6 +821,32 @@ export interface FiberLifecycleOnuActivationSkipped {
 }
 
 /**
+ * The OLT refused to change the ONU's bandwidth (a plan change, or putting back the old one after a failed plan change); the service flow keeps its bandwidth.
+ */
+export interface FiberLifecycleOnuBandwidthChangeFailed {
+    /**
+     * Who, when, which tenant and subscriber, and which order and event caused this one.
+     */
+    meta: FiberMeta;
+    onu_id: string;
+    /**
+     * The bandwidth that was asked for.
+     */
+    bandwidth_mbps: number;
+    /**
+     * Machine-readable failure code.
+     */
+    code: string;
+    reason: string;
+    /**
+     * Set when this was the put-back of the plan change order named here, which had failed.
+     *
+     * Default: null
+     */
+    reverts_order_id: null | string;
+}
+
+/**
  * The ONU's service flows follow a new bandwidth.
  */
 export interface FiberLifecycleOnuBandwidthChanged {
@@ -824,6 +856,12 @@ export interface FiberLifecycleOnuBandwidthChanged {
     meta: FiberMeta;
     onu_id: string;
     bandwidth_mbps: number;
+    /**
+     * Set when this change puts back the plan before the plan change order named here, which failed.
+     *
+     * Default: null
+     */
+    reverts_order_id: null | string;
 }
 
 /**
@@ -836,6 +874,27 @@ export interface FiberLifecycleOnuDeactivated {
     meta: FiberMeta;
     onu_id: string;
     onu_serial: string;
+    reason: string;
+}
+
+/**
+ * The OLT refused to remove the subscriber's service flow (in a rollback or a termination); the ONU keeps it until an operator retries.
+ */
+export interface FiberLifecycleOnuDeactivationFailed {
+    /**
+     * Who, when, which tenant and subscriber, and which order and event caused this one.
+     */
+    meta: FiberMeta;
+    onu_id: string;
+    onu_serial: string;
+    /**
+     * rollback (a failed provisioning) or terminated (a termination).
+     */
+    purpose: string;
+    /**
+     * Machine-readable failure code.
+     */
+    code: string;
     reason: string;
 }
 
@@ -971,6 +1030,12 @@ export interface FiberLifecycleRadiusPlanChanged {
      * Default: null
      */
     rate_limit: null | string;
+    /**
+     * Set when this change puts back the plan before the plan change order named here, which failed.
+     *
+     * Default: null
+     */
+    reverts_order_id: null | string;
 }
 
 /**
@@ -1024,6 +1089,38 @@ export interface FiberLifecycleSubscriberCreated {
     metadata: {
         [index: string]: string;
     };
+}
+
+/**
+ * A plan change failed at a step (or a step did not answer in time): the subscriber keeps its previous plan, and every step that had already moved puts it back.
+ */
+export interface FiberLifecycleSubscriberPlanChangeFailed {
+    /**
+     * Who, when, which tenant and subscriber, and which order and event caused this one.
+     */
+    meta: FiberMeta;
+    order_id: string;
+    /**
+     * The step that failed or did not answer: radius, olt or billing.
+     */
+    step: string;
+    /**
+     * Machine-readable failure code.
+     */
+    code: string;
+    reason: string;
+    /**
+     * The plan the subscriber keeps (the one before the change).
+     */
+    service_plan_id: string;
+    /**
+     * The bandwidth the subscriber keeps.
+     */
+    bandwidth_mbps: number;
+    /**
+     * The effective date of the change that failed (YYYY-MM-DD).
+     */
+    effective_date: string;
 }
 
 /**
@@ -1160,6 +1257,32 @@ export interface FiberLifecycleSubscriberSuspended {
 }
 
 /**
+ * A termination stopped at a step (a refusal, or no progress before its deadline): the subscriber is degraded, holding the parts named, until an operator retries the termination.
+ */
+export interface FiberLifecycleSubscriberTeardownFailed {
+    /**
+     * Who, when, which tenant and subscriber, and which order and event caused this one.
+     */
+    meta: FiberMeta;
+    order_id: string;
+    /**
+     * The part whose teardown failed or did not answer: radius, olt, ipam, billing or profile.
+     */
+    step: string;
+    /**
+     * Machine-readable failure code.
+     */
+    code: string;
+    reason: string;
+    /**
+     * The parts the subscriber still holds, in teardown order.
+     *
+     * Default: []
+     */
+    remaining: string[];
+}
+
+/**
  * A terminate order was accepted.
  */
 export interface FiberLifecycleSubscriberTerminationRequested {
@@ -1207,8 +1330,10 @@ export interface EventRecords {
   OnuActivated: FiberLifecycleOnuActivated;
   OnuActivationFailed: FiberLifecycleOnuActivationFailed;
   OnuActivationSkipped: FiberLifecycleOnuActivationSkipped;
+  OnuBandwidthChangeFailed: FiberLifecycleOnuBandwidthChangeFailed;
   OnuBandwidthChanged: FiberLifecycleOnuBandwidthChanged;
   OnuDeactivated: FiberLifecycleOnuDeactivated;
+  OnuDeactivationFailed: FiberLifecycleOnuDeactivationFailed;
   RadiusAccountCreated: FiberLifecycleRadiusAccountCreated;
   RadiusAccountCreationFailed: FiberLifecycleRadiusAccountCreationFailed;
   RadiusAccountDeleted: FiberLifecycleRadiusAccountDeleted;
@@ -1219,6 +1344,7 @@ export interface EventRecords {
   RadiusPlanChanged: FiberLifecycleRadiusPlanChanged;
   SubscriberArchived: FiberLifecycleSubscriberArchived;
   SubscriberCreated: FiberLifecycleSubscriberCreated;
+  SubscriberPlanChangeFailed: FiberLifecycleSubscriberPlanChangeFailed;
   SubscriberPlanChangeRequested: FiberLifecycleSubscriberPlanChangeRequested;
   SubscriberPlanChanged: FiberLifecycleSubscriberPlanChanged;
   SubscriberProvisioned: FiberLifecycleSubscriberProvisioned;
@@ -1228,6 +1354,7 @@ export interface EventRecords {
   SubscriberResumed: FiberLifecycleSubscriberResumed;
   SubscriberSuspendRequested: FiberLifecycleSubscriberSuspendRequested;
   SubscriberSuspended: FiberLifecycleSubscriberSuspended;
+  SubscriberTeardownFailed: FiberLifecycleSubscriberTeardownFailed;
   SubscriberTerminationRequested: FiberLifecycleSubscriberTerminationRequested;
 }
 
@@ -1269,8 +1396,10 @@ export const eventTopics = {
   OnuActivated: "subscriber.lifecycle.v1",
   OnuActivationFailed: "subscriber.lifecycle.v1",
   OnuActivationSkipped: "subscriber.lifecycle.v1",
+  OnuBandwidthChangeFailed: "subscriber.lifecycle.v1",
   OnuBandwidthChanged: "subscriber.lifecycle.v1",
   OnuDeactivated: "subscriber.lifecycle.v1",
+  OnuDeactivationFailed: "subscriber.lifecycle.v1",
   RadiusAccountCreated: "subscriber.lifecycle.v1",
   RadiusAccountCreationFailed: "subscriber.lifecycle.v1",
   RadiusAccountDeleted: "subscriber.lifecycle.v1",
@@ -1281,6 +1410,7 @@ export const eventTopics = {
   RadiusPlanChanged: "subscriber.lifecycle.v1",
   SubscriberArchived: "subscriber.lifecycle.v1",
   SubscriberCreated: "subscriber.lifecycle.v1",
+  SubscriberPlanChangeFailed: "subscriber.lifecycle.v1",
   SubscriberPlanChangeRequested: "subscriber.lifecycle.v1",
   SubscriberPlanChanged: "subscriber.lifecycle.v1",
   SubscriberProvisioned: "subscriber.lifecycle.v1",
@@ -1290,6 +1420,7 @@ export const eventTopics = {
   SubscriberResumed: "subscriber.lifecycle.v1",
   SubscriberSuspendRequested: "subscriber.lifecycle.v1",
   SubscriberSuspended: "subscriber.lifecycle.v1",
+  SubscriberTeardownFailed: "subscriber.lifecycle.v1",
   SubscriberTerminationRequested: "subscriber.lifecycle.v1",
 } as const satisfies Record<EventName, string>;
 
@@ -1300,4 +1431,4 @@ export type CrmOrdersV1Event = "ModifyOrderPlaced" | "ProvisionOrderPlaced" | "R
 /** Record types published on service-metadata.v1. */
 export type ServiceMetadataV1Event = "ServiceMetadata";
 /** Record types published on subscriber.lifecycle.v1. */
-export type SubscriberLifecycleV1Event = "BillingPlanChangeFailed" | "BillingPlanChanged" | "BillingServiceCancelled" | "BillingServiceCreated" | "BillingServiceCreationFailed" | "BillingServiceResumed" | "BillingServiceSuspended" | "BillingServiceTerminated" | "IpAllocated" | "IpAllocationFailed" | "IpReleased" | "NetworkProfileCreated" | "NetworkProfileCreationFailed" | "NetworkProfileDeleted" | "NetworkProfileSkipped" | "NetworkProfileUpdated" | "OnuActivated" | "OnuActivationFailed" | "OnuActivationSkipped" | "OnuBandwidthChanged" | "OnuDeactivated" | "RadiusAccountCreated" | "RadiusAccountCreationFailed" | "RadiusAccountDeleted" | "RadiusAccountResumed" | "RadiusAccountSuspended" | "RadiusCoaCompleted" | "RadiusPlanChangeFailed" | "RadiusPlanChanged" | "SubscriberArchived" | "SubscriberCreated" | "SubscriberPlanChangeRequested" | "SubscriberPlanChanged" | "SubscriberProvisioned" | "SubscriberProvisioningFailed" | "SubscriberProvisioningRolledBack" | "SubscriberResumeRequested" | "SubscriberResumed" | "SubscriberSuspendRequested" | "SubscriberSuspended" | "SubscriberTerminationRequested";
+export type SubscriberLifecycleV1Event = "BillingPlanChangeFailed" | "BillingPlanChanged" | "BillingServiceCancelled" | "BillingServiceCreated" | "BillingServiceCreationFailed" | "BillingServiceResumed" | "BillingServiceSuspended" | "BillingServiceTerminated" | "IpAllocated" | "IpAllocationFailed" | "IpReleased" | "NetworkProfileCreated" | "NetworkProfileCreationFailed" | "NetworkProfileDeleted" | "NetworkProfileSkipped" | "NetworkProfileUpdated" | "OnuActivated" | "OnuActivationFailed" | "OnuActivationSkipped" | "OnuBandwidthChangeFailed" | "OnuBandwidthChanged" | "OnuDeactivated" | "OnuDeactivationFailed" | "RadiusAccountCreated" | "RadiusAccountCreationFailed" | "RadiusAccountDeleted" | "RadiusAccountResumed" | "RadiusAccountSuspended" | "RadiusCoaCompleted" | "RadiusPlanChangeFailed" | "RadiusPlanChanged" | "SubscriberArchived" | "SubscriberCreated" | "SubscriberPlanChangeFailed" | "SubscriberPlanChangeRequested" | "SubscriberPlanChanged" | "SubscriberProvisioned" | "SubscriberProvisioningFailed" | "SubscriberProvisioningRolledBack" | "SubscriberResumeRequested" | "SubscriberResumed" | "SubscriberSuspendRequested" | "SubscriberSuspended" | "SubscriberTeardownFailed" | "SubscriberTerminationRequested";

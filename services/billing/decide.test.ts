@@ -134,10 +134,28 @@ describe("plan change", () => {
 
   it("charges the new plan from the effective date; the old period ends the day before", () => {
     const d = whenGiven(active, planChange(), price500, created);
-    expect(d.events.map((e) => [e.type, e.data])).toEqual([["BillingPlanChanged", { service_id: "bill-1", service_plan_id: "fiber-500", effective_date: "2026-12-01" }]]);
+    expect(d.events.map((e) => [e.type, e.data])).toEqual([["BillingPlanChanged", { service_id: "bill-1", service_plan_id: "fiber-500", effective_date: "2026-12-01", reverts_order_id: null }]]);
     expect(d.effects).toEqual([
       { kind: "change-plan", tenant_id: "tenant-a", service_id: "bill-1", plan_id: "fiber-500", price: price500, starts_on: "2026-12-01", previous_ends_on: "2026-11-30" },
     ]);
+  });
+
+  const planFailed = () =>
+    event("SubscriberPlanChangeFailed", { order_id: "order-4", step: "radius", code: "plan_not_configured", reason: "no rate limit", service_plan_id: "fiber-100", bandwidth_mbps: 100, effective_date: "2026-12-01" });
+
+  it("given it charged the new plan, when the plan change fails elsewhere, then the kept plan is charged again from that date (BillingPlanChanged reverts_order_id)", () => {
+    const changed = whenGiven(active, planChange(), price500, created);
+    const d = whenGiven([...active, planChange()], planFailed(), eur, changed.state);
+    expect(d.events.map((e) => [e.type, e.data])).toEqual([["BillingPlanChanged", { service_id: "bill-1", service_plan_id: "fiber-100", effective_date: "2026-12-01", reverts_order_id: "order-4" }]]);
+    expect(d.effects).toEqual([
+      { kind: "revert-plan", tenant_id: "tenant-a", service_id: "bill-1", plan_id: "fiber-100", price: eur, starts_on: "2026-12-01", previous_ends_on: "2026-11-30" },
+    ]);
+    expect(whenGiven([...active, planChange(), planFailed()], planFailed(), eur, d.state).events).toEqual([]); // once
+  });
+
+  it("given its own change failed, when the plan change fails, then nothing to put back", () => {
+    const refused = whenGiven(active, planChange(), null, created);
+    expect(whenGiven([...active, planChange()], planFailed(), eur, refused.state)).toMatchObject({ events: [], effects: [] });
   });
 
   it("fails with price_not_configured and changes nothing when the new plan has no price", () => {

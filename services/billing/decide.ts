@@ -8,6 +8,9 @@
 // - SubscriberPlanChangeRequested → the new plan is charged from effective_date (a new plan
 //   period; the open one ends the day before) → BillingPlanChanged; no price for the new plan →
 //   BillingPlanChangeFailed (price_not_configured) and nothing changes.
+// - SubscriberPlanChangeFailed (another step failed a plan change billing had applied) → the plan
+//   kept is charged again from the same date (the failed change's period goes) →
+//   BillingPlanChanged {reverts_order_id}.
 // - Termination, billing's turn in the teardown order (teardownDue) → terminated, ended_at →
 //   BillingServiceTerminated.
 // Every branch emits nothing when its outcome already happened.
@@ -28,6 +31,8 @@ export interface BillingState {
   readonly status?: BillingStatus;
   /** The plan change orders already applied (or refused), so a second one for the same order does nothing. */
   readonly plan_orders?: readonly string[];
+  /** Of those, the ones billing applied: a failed plan change puts back only what billing moved. */
+  readonly plans_applied?: readonly string[];
 }
 
 export const initialBillingState: BillingState = { outcome: null, service_id: null, cancelled: false };
@@ -60,6 +65,16 @@ export type BillingEffect =
       readonly starts_on: string;
       /** YYYY-MM-DD: the day before, when the previous period ends. */
       readonly previous_ends_on: string;
+    }
+  | {
+      /** A failed plan change undone: its period (and any later one) goes; the kept plan is charged from `starts_on` again. */
+      readonly kind: "revert-plan";
+      readonly tenant_id: string;
+      readonly service_id: string;
+      readonly plan_id: string;
+      readonly price: Price;
+      readonly starts_on: string;
+      readonly previous_ends_on: string;
     };
 
 export interface BillingDecision {
@@ -72,7 +87,7 @@ export interface BillingDecision {
 export const isTrigger = (m: Message): boolean => m.type === "OnuActivated" || m.type === "OnuActivationSkipped";
 
 /** The events that need the price of the subscriber's (new) plan. */
-export const needsPrice = (m: Message): boolean => isTrigger(m) || m.type === "SubscriberPlanChangeRequested";
+export const needsPrice = (m: Message): boolean => isTrigger(m) || m.type === "SubscriberPlanChangeRequested" || m.type === "SubscriberPlanChangeFailed";
 
 /** An effective date the contract allows but no decision can serve. */
 export class InvalidDate extends Error {
@@ -137,8 +152,23 @@ function lifecycle(view: SubscriberView, state: BillingState, event: Message, pr
         };
       }
       return {
-        events: [follow(ctx, event, "BillingPlanChanged", { service_id: serviceId, service_plan_id, effective_date })],
+        events: [follow(ctx, event, "BillingPlanChanged", { service_id: serviceId, service_plan_id, effective_date, reverts_order_id: null })],
         effects: [{ kind: "change-plan", tenant_id: view.tenant_id, service_id: serviceId, plan_id: service_plan_id, price, starts_on: effective_date, previous_ends_on }],
+        state: { ...next, plans_applied: [...(state.plans_applied ?? []), event.data.order_id].slice(-20) },
+      };
+    }
+    case "SubscriberPlanChangeFailed": {
+      const applied = state.plans_applied ?? [];
+      const { order_id, service_plan_id, effective_date } = event.data;
+      if (!serviceId || !applied.includes(order_id) || status === "terminated" || status === "cancelled") return none;
+      const next = { ...state, service_id: serviceId, plans_applied: applied.filter((o) => o !== order_id) };
+      if (!price) {
+        const reason = `the plan change of order ${order_id} could not be undone: no price configured for plan ${service_plan_id} of tenant ${view.tenant_id}`;
+        return { events: [follow(ctx, event, "BillingPlanChangeFailed", { service_id: serviceId, service_plan_id, code: "price_not_configured", reason })], effects: [], state: next };
+      }
+      return {
+        events: [follow(ctx, event, "BillingPlanChanged", { service_id: serviceId, service_plan_id, effective_date, reverts_order_id: order_id })],
+        effects: [{ kind: "revert-plan", tenant_id: view.tenant_id, service_id: serviceId, plan_id: service_plan_id, price, starts_on: effective_date, previous_ends_on: dayBefore(effective_date) }],
         state: next,
       };
     }

@@ -1,7 +1,7 @@
 // The olt service's decisions, given / when / then.
 import { describe, expect, it } from "vitest";
 import type { Message } from "../../schemas/generated/events.js";
-import { activated, bandwidthChanged, deactivated, decide, initialOltState, refused, type OltState } from "./decide.js";
+import { activated, bandwidthChanged, bandwidthRefused, deactivationRefused, deactivated, decide, initialOltState, refused, type OltState } from "./decide.js";
 import {
   billingServiceCancelled,
   billingServiceCreated,
@@ -170,6 +170,20 @@ describe("termination (teardown order)", () => {
     expect(out.events.map((e) => [e.type, e.data])).toEqual([["OnuDeactivated", { onu_id: "olt-1:0/1/1:1", onu_serial: "ALCL12345678", reason: "terminated" }]]);
   });
 
+  it("announces OnuDeactivationFailed when the OLT refuses, and tries again only on a new termination order", () => {
+    const d = whenGiven([...active, terminationRequested()], radiusDeleted(), activatedState);
+    if (d.kind !== "deactivate") throw new Error(d.kind);
+    const out = deactivationRefused(activatedState, d.request, { code: "injected_failure", reason: "OLT busy" }, radiusDeleted(), ctx);
+    expect(out.events.map((e) => [e.type, e.data])).toEqual([
+      ["OnuDeactivationFailed", { onu_id: "olt-1:0/1/1:1", onu_serial: "ALCL12345678", purpose: "terminated", code: "injected_failure", reason: "OLT busy" }],
+    ]);
+    const history = [...active, terminationRequested(), radiusDeleted(), out.events[0] as Message];
+    const later = event("SubscriberTeardownFailed", { order_id: "order-2", step: "olt", code: "injected_failure", reason: "OLT busy", remaining: ["olt"] });
+    expect(whenGiven(history, later, out.state).kind).toBe("nothing");
+    const retry = event("SubscriberTerminationRequested", { order_id: "order-3", reason: null });
+    expect(whenGiven(history, retry, out.state)).toMatchObject({ kind: "deactivate", request: { reason: "terminated" } });
+  });
+
   it("deactivates once: nothing once the deactivation was decided", () => {
     expect(whenGiven([...active, terminationRequested()], radiusDeleted(), { ...activatedState, deactivated: true }).kind).toBe("nothing");
   });
@@ -187,11 +201,33 @@ describe("plan change: the ONU bandwidth follows", () => {
   it("sets the new bandwidth on an active ONU and announces OnuBandwidthChanged", () => {
     const m = planChange();
     const d = whenGiven(active, m, activatedState);
-    expect(d).toEqual({ kind: "set-bandwidth", request: { tenant: "tenant-a", subscriberId: "sub-1", serial: "ALCL12345678", onuId: "olt-1:0/1/1:1", bandwidthMbps: 500 } });
+    expect(d).toEqual({ kind: "set-bandwidth", request: { tenant: "tenant-a", subscriberId: "sub-1", serial: "ALCL12345678", onuId: "olt-1:0/1/1:1", bandwidthMbps: 500, revertsOrderId: null } });
     if (d.kind !== "set-bandwidth") return;
     const out = bandwidthChanged(activatedState, d.request, m, ctx);
-    expect(out.events.map((e) => [e.type, e.data])).toEqual([["OnuBandwidthChanged", { onu_id: "olt-1:0/1/1:1", bandwidth_mbps: 500 }]]);
+    expect(out.events.map((e) => [e.type, e.data])).toEqual([["OnuBandwidthChanged", { onu_id: "olt-1:0/1/1:1", bandwidth_mbps: 500, reverts_order_id: null }]]);
     expect(out.state.activation?.bandwidth_mbps).toBe(500);
+  });
+
+  it("announces OnuBandwidthChangeFailed when the OLT refuses, and keeps the bandwidth it had", () => {
+    const m = planChange();
+    const d = whenGiven(active, m, activatedState);
+    if (d.kind !== "set-bandwidth") throw new Error(d.kind);
+    const out = bandwidthRefused(activatedState, d.request, { code: "injected_failure", reason: "no" }, m, ctx);
+    expect(out.events.map((e) => [e.type, e.data])).toEqual([["OnuBandwidthChangeFailed", { onu_id: "olt-1:0/1/1:1", bandwidth_mbps: 500, code: "injected_failure", reason: "no", reverts_order_id: null }]]);
+    expect(out.state).toBe(activatedState);
+  });
+
+  const planFailed = () =>
+    event("SubscriberPlanChangeFailed", { order_id: "order-3", step: "billing", code: "price_not_configured", reason: "no price", service_plan_id: "fiber-100", bandwidth_mbps: 100, effective_date: "2026-12-01" });
+
+  it("puts the kept bandwidth back when the plan change it followed failed elsewhere", () => {
+    const moved: OltState = { ...activatedState, activation: activatedState.activation ? { ...activatedState.activation, bandwidth_mbps: 500 } : null };
+    const d = whenGiven([...active, planChange()], planFailed(), moved);
+    expect(d).toEqual({ kind: "set-bandwidth", request: { tenant: "tenant-a", subscriberId: "sub-1", serial: "ALCL12345678", onuId: "olt-1:0/1/1:1", bandwidthMbps: 100, revertsOrderId: "order-3" } });
+  });
+
+  it("has nothing to put back when the ONU never left the kept bandwidth", () => {
+    expect(whenGiven([...active, planChange()], planFailed(), activatedState).kind).toBe("nothing");
   });
 
   it("does nothing for a subscriber without an ONU", () => {

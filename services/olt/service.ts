@@ -14,7 +14,7 @@ import { viewReactor } from "../../shared/reactor.js";
 import { topics } from "../../shared/topics.js";
 import { OltRefusedError, type OltDriver } from "./adapters/driver.js";
 import { simulatedDriver } from "./adapters/simulated.js";
-import { activated, bandwidthChanged, deactivated, decide, initialOltState, refused, vlanLabel, type Emit, type OltState } from "./decide.js";
+import { activated, bandwidthChanged, bandwidthRefused, deactivated, deactivationRefused, decide, initialOltState, refused, vlanLabel, type Emit, type OltState } from "./decide.js";
 import * as store from "./store/schema.js";
 import { subscriberState } from "./store/schema.js";
 
@@ -76,21 +76,25 @@ export function oltReactor(deps: ServiceDeps<OltConfig>, driver: OltDriver = dri
         case "deactivate": {
           const req = decision.request;
           log.info({ onu_id: req.onuId, onu_serial: req.serial, progress: view.progress, reason: req.reason }, `Deactivating ONU (${req.reason})`);
-          await driver.deactivate(req); // nothing left to remove is fine: it is gone either way
-          out = deactivated(state, req, message, ctx);
+          try {
+            await driver.deactivate(req); // nothing left to remove is fine: it is gone either way
+            out = deactivated(state, req, message, ctx);
+          } catch (err) {
+            if (!(err instanceof OltRefusedError)) throw err; // transient: retried
+            out = deactivationRefused(state, req, err, message, ctx);
+          }
           for (const e of out.events) logOutcome(log, e);
           break;
         }
         case "set-bandwidth": {
           const req = decision.request;
-          log.info({ onu_id: req.onuId, onu_serial: req.serial, bandwidth_mbps: req.bandwidthMbps }, `Changing ONU ${req.serial} bandwidth to ${req.bandwidthMbps} Mbps`);
+          log.info({ onu_id: req.onuId, onu_serial: req.serial, bandwidth_mbps: req.bandwidthMbps, reverts_order_id: req.revertsOrderId }, `${req.revertsOrderId ? "Putting back" : "Changing"} ONU ${req.serial} bandwidth to ${req.bandwidthMbps} Mbps`);
           try {
             await driver.setBandwidth(req);
             out = bandwidthChanged(state, req, message, ctx);
           } catch (err) {
             if (!(err instanceof OltRefusedError)) throw err; // transient: retried
-            // No failure event exists in the contract for this: logged; the plan change does not complete.
-            log.error({ onu_id: req.onuId, code: err.code, reason: err.reason }, "ONU bandwidth change refused by the OLT");
+            out = bandwidthRefused(state, req, err, message, ctx);
           }
           for (const e of out.events) logOutcome(log, e);
           break;
@@ -121,6 +125,12 @@ function logOutcome(log: Logger, e: Message): void {
       return;
     case "OnuBandwidthChanged":
       log.info({ onu_id: e.data.onu_id, bandwidth_mbps: e.data.bandwidth_mbps }, `ONU bandwidth changed: ${e.data.onu_id} (${e.data.bandwidth_mbps} Mbps)`);
+      return;
+    case "OnuBandwidthChangeFailed":
+      log.warn({ onu_id: e.data.onu_id, bandwidth_mbps: e.data.bandwidth_mbps, code: e.data.code, reason: e.data.reason, reverts_order_id: e.data.reverts_order_id }, "ONU bandwidth change refused by the OLT");
+      return;
+    case "OnuDeactivationFailed":
+      log.warn({ onu_id: e.data.onu_id, onu_serial: e.data.onu_serial, purpose: e.data.purpose, code: e.data.code, reason: e.data.reason }, "ONU deactivation refused by the OLT");
       return;
     case "OnuDeactivated":
       log.info({ onu_id: e.data.onu_id, onu_serial: e.data.onu_serial, reason: e.data.reason }, `ONU deactivated: ${e.data.onu_id}`);

@@ -238,9 +238,9 @@ describe("the rest of the lifecycle", () => {
       event("BillingServiceSuspended", { service_id: "svc-1" }),
       event("RadiusAccountResumed", { username: "sub-0001@isp" }),
       event("BillingServiceResumed", { service_id: "svc-1" }),
-      event("RadiusPlanChanged", { username: "sub-0001@isp", service_plan_id: "fiber-500", rate_limit: "500M/500M" }),
-      event("BillingPlanChanged", { service_id: "svc-1", service_plan_id: "fiber-500", effective_date: "2026-12-01" }),
-      event("OnuBandwidthChanged", { onu_id: "onu-123", bandwidth_mbps: 500 }),
+      event("RadiusPlanChanged", { reverts_order_id: null, username: "sub-0001@isp", service_plan_id: "fiber-500", rate_limit: "500M/500M" }),
+      event("BillingPlanChanged", { reverts_order_id: null, service_id: "svc-1", service_plan_id: "fiber-500", effective_date: "2026-12-01" }),
+      event("OnuBandwidthChanged", { reverts_order_id: null, onu_id: "onu-123", bandwidth_mbps: 500 }),
       event("BillingServiceTerminated", { service_id: "svc-1" }),
     ]);
     expect(doc?.timeline.slice(-8).map((e) => e.summary)).toEqual([

@@ -99,6 +99,8 @@ type Change = {
 };
 
 const coaReasonPrefix = "CoA to NAS ";
+const onuRefusedPrefix = "ONU deactivation of ";
+const teardownPrefix = "termination ";
 const requestName = (kind: string): string => (kind === "disconnect" ? "Disconnect-Request" : "CoA");
 
 function coaChange(doc: ProjectionDocument, m: Message<"RadiusCoaCompleted">): Change {
@@ -186,7 +188,22 @@ function changeOf(doc: ProjectionDocument, m: Message): Change {
     case "OnuActivationFailed":
       return { summary: `ONU activation failed: ${m.data.reason} (${m.data.code})` };
     case "OnuDeactivated":
-      return { metadata: { devices: { ...md.devices, onu_id: null } }, summary: `ONU ${m.data.onu_id} deactivated (${m.data.reason})` };
+      return { metadata: { devices: { ...md.devices, onu_id: null } }, clears: onuRefusedPrefix, summary: `ONU ${m.data.onu_id} deactivated (${m.data.reason})` };
+    case "OnuDeactivationFailed":
+      // The ONU keeps its flow until an operator retries: a termination's stall, or a rollback left half-done.
+      return {
+        degraded: `${onuRefusedPrefix}${m.data.onu_id} refused (${m.data.code}): ${m.data.reason}; retry with a terminate order`,
+        ...(m.data.purpose === "rollback" ? {} : { status: "degraded" as const }),
+        summary: `ONU ${m.data.onu_id} deactivation (${m.data.purpose}) refused: ${m.data.reason} (${m.data.code})`,
+      };
+    case "OnuBandwidthChangeFailed":
+      return m.data.reverts_order_id
+        ? {
+            degraded: `ONU ${m.data.onu_id} still at the bandwidth of failed plan change ${m.data.reverts_order_id}: putting back ${m.data.bandwidth_mbps} Mbps was refused (${m.data.code})`,
+            ...(doc.status === "active" ? { status: "degraded" as const } : {}),
+            summary: `ONU ${m.data.onu_id} bandwidth could not be put back to ${m.data.bandwidth_mbps} Mbps: ${m.data.reason} (${m.data.code})`,
+          }
+        : { summary: `ONU ${m.data.onu_id} bandwidth change to ${m.data.bandwidth_mbps} Mbps refused: ${m.data.reason} (${m.data.code})` };
     case "BillingServiceCreated":
       return { summary: `Billing service ${m.data.service_id} created for plan ${m.data.service_plan_id}` };
     case "BillingServiceCreationFailed":
@@ -218,25 +235,33 @@ function changeOf(doc: ProjectionDocument, m: Message): Change {
     case "SubscriberTerminationRequested":
       return { status: "terminating", summary: `Termination requested by order ${m.data.order_id}${m.data.reason ? ` (${m.data.reason})` : ""}` };
     case "SubscriberArchived":
-      return { status: "terminated", summary: "Subscriber terminated and archived" };
+      return { status: "terminated", clears: teardownPrefix, summary: "Subscriber terminated and archived" };
+    case "SubscriberTeardownFailed":
+      return {
+        status: "degraded",
+        degraded: `${teardownPrefix}stopped at ${m.data.step} (${m.data.code}): ${m.data.reason}; still held: ${m.data.remaining.join(", ") || "nothing"}`,
+        summary: `Termination ${m.data.order_id} stopped at ${m.data.step}: ${m.data.reason} (${m.data.code}); still held: ${m.data.remaining.join(", ") || "nothing"}`,
+      };
+    case "SubscriberPlanChangeFailed":
+      return { plan: m.data.service_plan_id, summary: `Plan change ${m.data.order_id} failed at ${m.data.step}: ${m.data.reason} (${m.data.code}); plan ${m.data.service_plan_id} (${m.data.bandwidth_mbps} Mbps) kept, steps that moved put it back` };
     case "RadiusAccountSuspended":
       return { summary: `RADIUS account ${m.data.username} suspended (${m.data.mode === "walled_garden" ? "walled garden" : "Auth-Type Reject"})` };
     case "RadiusAccountResumed":
       return { summary: `RADIUS account ${m.data.username} resumed` };
     case "RadiusPlanChanged":
-      return { summary: `RADIUS plan of ${m.data.username} changed to ${m.data.service_plan_id}${m.data.rate_limit ? ` (rate limit ${m.data.rate_limit})` : ""}` };
+      return { summary: `RADIUS plan of ${m.data.username} ${m.data.reverts_order_id ? "put back" : "changed"} to ${m.data.service_plan_id}${m.data.rate_limit ? ` (rate limit ${m.data.rate_limit})` : ""}` };
     case "RadiusPlanChangeFailed":
       return { summary: `RADIUS plan change to ${m.data.service_plan_id} failed: ${m.data.reason} (${m.data.code})` };
     case "RadiusCoaCompleted":
       return coaChange(doc, m);
     case "OnuBandwidthChanged":
-      return { summary: `ONU ${m.data.onu_id} bandwidth changed to ${m.data.bandwidth_mbps} Mbps` };
+      return { summary: `ONU ${m.data.onu_id} bandwidth ${m.data.reverts_order_id ? "put back" : "changed"} to ${m.data.bandwidth_mbps} Mbps` };
     case "BillingServiceSuspended":
       return { summary: `Billing service ${m.data.service_id} suspended` };
     case "BillingServiceResumed":
       return { summary: `Billing service ${m.data.service_id} resumed` };
     case "BillingPlanChanged":
-      return { summary: `Billing service ${m.data.service_id} charges plan ${m.data.service_plan_id} from ${m.data.effective_date}` };
+      return { summary: `Billing service ${m.data.service_id} charges plan ${m.data.service_plan_id} from ${m.data.effective_date}${m.data.reverts_order_id ? ` again (plan change ${m.data.reverts_order_id} undone)` : ""}` };
     case "BillingPlanChangeFailed":
       return { summary: `Billing plan change to ${m.data.service_plan_id} failed: ${m.data.reason} (${m.data.code})` };
     case "BillingServiceTerminated":

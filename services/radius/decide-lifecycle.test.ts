@@ -83,7 +83,23 @@ describe("plan change", () => {
   it("moves the active account to the new group and sends a CoA with the new Mikrotik-Rate-Limit", () => {
     const d = decidePlanChange(active, plan500, planReq("fiber-500"), ctx);
     expect(d).toMatchObject({ kind: "change", planGroup: "acme:fiber-500", moveGroup: true, rateLimit: "250M/500M", coa: { kind: "coa", attributes: { "Mikrotik-Rate-Limit": "250M/500M" } } });
-    if (d.kind === "change") expect(d.events[0].data).toEqual({ username: "sub-1@acme", service_plan_id: "fiber-500", rate_limit: "250M/500M" });
+    if (d.kind === "change") expect(d.events[0].data).toEqual({ username: "sub-1@acme", service_plan_id: "fiber-500", rate_limit: "250M/500M", reverts_order_id: null });
+  });
+
+  const planFailed = (kept: string) =>
+    event("SubscriberPlanChangeFailed", { order_id: "o-m", step: "billing", code: "price_not_configured", reason: "no price", service_plan_id: kept, bandwidth_mbps: 100, effective_date: "2026-12-01" });
+  const plan100 = { planId: "fiber-100", downloadMbps: 100, uploadMbps: 50 };
+
+  it("given the account moved to the new plan, when the plan change fails elsewhere, then it goes back to the kept plan with a CoA (RadiusPlanChanged reverts_order_id)", () => {
+    const moved: AccountState = { ...active, planGroup: "acme:fiber-500" };
+    const d = decidePlanChange(moved, plan100, planFailed("fiber-100"), ctx);
+    expect(d).toMatchObject({ kind: "change", planGroup: "acme:fiber-100", moveGroup: true, coa: { kind: "coa", attributes: { "Mikrotik-Rate-Limit": "50M/100M" } } });
+    if (d.kind === "change") expect(d.events[0].data).toEqual({ username: "sub-1@acme", service_plan_id: "fiber-100", rate_limit: "50M/100M", reverts_order_id: "o-m" });
+  });
+
+  it("given the account never moved (its own change failed), when the plan change fails, then nothing to put back", () => {
+    expect(decidePlanChange(active, plan100, planFailed("fiber-100"), ctx).kind).toBe("skip");
+    expect(decidePlanChange(null, plan100, planFailed("fiber-100"), ctx).kind).toBe("skip");
   });
 
   it("a plan not configured fails with plan_not_configured", () => {

@@ -282,14 +282,23 @@ export type PlanChangeDecision =
       readonly events: readonly [Message<"RadiusPlanChanged">];
     };
 
-/** On SubscriberPlanChangeRequested: move the account to the new plan's group and change the live session's speed. */
+/**
+ * On SubscriberPlanChangeRequested: move the account to the new plan's group and change the live
+ * session's speed. On SubscriberPlanChangeFailed (another step failed it): put the plan kept back,
+ * the same way, if this service had moved the account (its group is not the kept plan's).
+ */
 export function decidePlanChange(
   account: AccountState | null,
   plan: PlanConfig | null,
-  trigger: Message<"SubscriberPlanChangeRequested">,
+  trigger: Message<"SubscriberPlanChangeRequested"> | Message<"SubscriberPlanChangeFailed">,
   ctx: EventContext,
 ): PlanChangeDecision {
   const planId = trigger.data.service_plan_id;
+  const reverts = trigger.type === "SubscriberPlanChangeFailed" ? trigger.data.order_id : null;
+  if (reverts !== null) {
+    if (!account || account.status === "deleted") return { kind: "skip", why: "no RADIUS account: nothing to put back" };
+    if (account.planGroup === planGroupName(trigger.meta.tenant_id, planId)) return { kind: "skip", why: "the account kept its plan: nothing to put back" };
+  }
   if (!account || account.status === "deleted") {
     return {
       kind: "fail",
@@ -311,7 +320,7 @@ export function decidePlanChange(
     moveGroup: !walled,
     rateLimit,
     coa: account.status === "active" ? { kind: "coa", attributes: coaItems(items) } : null,
-    events: [follow(ctx, trigger, "RadiusPlanChanged", { username: account.username, service_plan_id: plan.planId, rate_limit: rateLimit })],
+    events: [follow(ctx, trigger, "RadiusPlanChanged", { username: account.username, service_plan_id: plan.planId, rate_limit: rateLimit, reverts_order_id: reverts })],
   };
 }
 

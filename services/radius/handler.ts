@@ -63,7 +63,7 @@ const mayAct = (message: Message, view: SubscriberView): boolean =>
   accountEvents.has(message.type) || teardownDue(view, "radius") || mayCompensate(view.progress, "radius");
 
 /** The events that read the account, and those of them that may send a CoA. */
-const coaEvents = new Set<EventName>(["SubscriberSuspendRequested", "SubscriberResumeRequested", "SubscriberPlanChangeRequested"]);
+const coaEvents = new Set<EventName>(["SubscriberSuspendRequested", "SubscriberResumeRequested", "SubscriberPlanChangeRequested", "SubscriberPlanChangeFailed"]);
 const accountEvents = new Set<EventName>(["IpAllocated", ...coaEvents]);
 
 interface TenantReads {
@@ -214,7 +214,7 @@ async function react(
     }
   }
 
-  if (message.type === "SubscriberPlanChangeRequested") {
+  if (message.type === "SubscriberPlanChangeRequested" || message.type === "SubscriberPlanChangeFailed") {
     const plan = await planOf(tenantId, message.data.service_plan_id);
     const d = decidePlanChange(account, plan, message, deps.ctx);
     if (d.kind === "skip") log.info({ why: d.why }, "no plan change");
@@ -223,7 +223,8 @@ async function react(
       out.push(...d.events.map((m) => ({ message: m })));
     } else {
       await store.changePlan(tx, tenantId, subscriberId, d.username, d.planGroup, d.moveGroup);
-      log.info({ username: d.username, plan_group: d.planGroup, rate_limit: d.rateLimit }, `Changed RADIUS plan: ${d.username} -> ${d.planGroup}`);
+      const reverts = d.events[0].data.reverts_order_id;
+      log.info({ username: d.username, plan_group: d.planGroup, rate_limit: d.rateLimit, reverts_order_id: reverts }, `${reverts ? "Put back" : "Changed"} RADIUS plan: ${d.username} -> ${d.planGroup}`);
       out.push(...d.events.map((m) => ({ message: m })));
       if (d.coa) out.push(...(await queueCoa(tx, d.username, d.coa)));
     }

@@ -211,9 +211,9 @@ describe("resume", () => {
 });
 
 describe("modify", () => {
-  const radiusChanged = () => event("RadiusPlanChanged", { username: "u1", service_plan_id: "res-500", rate_limit: "500M/500M" }, "o-m");
-  const billingChanged = () => event("BillingPlanChanged", { service_id: "svc-1", service_plan_id: "res-500", effective_date: "2026-12-01" }, "o-m");
-  const onuChanged = () => event("OnuBandwidthChanged", { onu_id: "onu-1", bandwidth_mbps: 500 }, "o-m");
+  const radiusChanged = () => event("RadiusPlanChanged", { reverts_order_id: null, username: "u1", service_plan_id: "res-500", rate_limit: "500M/500M" }, "o-m");
+  const billingChanged = () => event("BillingPlanChanged", { reverts_order_id: null, service_id: "svc-1", service_plan_id: "res-500", effective_date: "2026-12-01" }, "o-m");
+  const onuChanged = () => event("OnuBandwidthChanged", { reverts_order_id: null, onu_id: "onu-1", bandwidth_mbps: 500 }, "o-m");
 
   it("given an active subscriber, when a modify names a new plan, then SubscriberPlanChangeRequested with the plan's bandwidth and the date", () => {
     const d = decide(orders.modify(), active());
@@ -240,13 +240,24 @@ describe("modify", () => {
   it.each([
     ["RadiusPlanChangeFailed", "radius", () => event("RadiusPlanChangeFailed", { username: "u1", service_plan_id: "res-500", code: "no_plan", reason: "no rate limit" }, "o-m")],
     ["BillingPlanChangeFailed", "billing", () => event("BillingPlanChangeFailed", { service_id: "svc-1", service_plan_id: "res-500", code: "no_price", reason: "no price" }, "o-m")],
-  ] as const)("given a modify in flight, when %s arrives, then OrderFailed at step %s, once, and later answers complete nothing", (_t, step, failure) => {
+    ["OnuBandwidthChangeFailed", "olt", () => event("OnuBandwidthChangeFailed", { onu_id: "onu-1", bandwidth_mbps: 500, code: "injected_failure", reason: "OLT says no", reverts_order_id: null }, "o-m")],
+  ] as const)("given a modify in flight, when %s arrives, then SubscriberPlanChangeFailed (the plan kept, to put back) and OrderFailed at step %s, once, and later answers complete nothing", (_t, step, failure) => {
     const otherStep = step === "radius" ? billingChanged() : radiusChanged();
     const f = answer(accepted(orders.modify(), active()), otherStep, failure());
-    expect(f.emitted.map((m) => m.type)).toEqual(["OrderFailed"]);
-    expect(f.emitted[0]?.data).toMatchObject({ order_id: "o-m", order_type: "modify", subscriber_id: SUB, step });
-    expect([f.state.status, f.state.pending]).toEqual(["active", null]);
+    expect(f.emitted.map((m) => m.type)).toEqual(["SubscriberPlanChangeFailed", "OrderFailed"]);
+    expect(f.emitted[0]?.data).toEqual({ order_id: "o-m", step, code: failure().data.code, reason: failure().data.reason, service_plan_id: "res-100", bandwidth_mbps: 100, effective_date: "2026-12-01" });
+    expect(f.emitted[1]?.data).toMatchObject({ order_id: "o-m", order_type: "modify", subscriber_id: SUB, step, code: failure().data.code });
+    expect([f.state.status, f.state.pending, f.state.view.service_plan_id, f.state.view.bandwidth_mbps]).toEqual(["active", null, "res-100", 100]);
     expect(answer(f.state, billingChanged(), onuChanged()).emitted).toEqual([]);
+  });
+
+  it("given a failed modify, when the steps put the old plan back, then those answers complete no later order", () => {
+    const f = answer(accepted(orders.modify(), active()), radiusChanged(), event("BillingPlanChangeFailed", { service_id: "svc-1", service_plan_id: "res-500", code: "no_price", reason: "no price" }, "o-m"));
+    const next = accepted(orders.modify({ service_plan_id: "res-500" }, "o-m2"), f.state);
+    const putBack = event("RadiusPlanChanged", { reverts_order_id: "o-m", username: "u1", service_plan_id: "res-100", rate_limit: "100M/100M" }, "o-m");
+    const r = answer(next, putBack, billingChanged(), onuChanged());
+    expect(r.emitted).toEqual([]); // the put-back is not the new order's RADIUS answer
+    expect(r.state.pending?.answers).toEqual(["billing", "olt"]);
   });
 
   it("given a modify in flight where RADIUS already changed the plan, when a RadiusPlanChangeFailed arrives late, then nothing (the step's first answer counts)", () => {
@@ -289,6 +300,37 @@ describe("terminate", () => {
     expect(answer(last.state, teardown.profile()).emitted).toEqual([]);
   });
 
+  it("given a terminate in flight, when the OLT refuses to deactivate, then SubscriberTeardownFailed + OrderFailed; other orders are refused; a new terminate retries and completes it", () => {
+    const refused = event("OnuDeactivationFailed", { onu_id: "onu-1", onu_serial: "ALCL1", purpose: "terminated", code: "injected_failure", reason: "OLT busy" }, "o-t");
+    const f = answer(accepted(orders.terminate(), active()), teardown.radius(), refused);
+    expect(f.emitted.map((m) => m.type)).toEqual(["SubscriberTeardownFailed", "OrderFailed"]);
+    expect(f.emitted[0]?.data).toEqual({ order_id: "o-t", step: "olt", code: "injected_failure", reason: "OLT busy", remaining: ["olt", "ipam", "billing", "profile"] });
+    expect(f.emitted[1]?.data).toMatchObject({ order_id: "o-t", order_type: "terminate", step: "olt", code: "injected_failure" });
+    expect(f.state.status).toBe("terminating");
+    expectRejected(decide(orders.suspend(), f.state), "teardown_stalled", "suspend");
+    const retry = decide(orders.terminate("o-t2"), f.state);
+    expect(retry.kind === "accepted" && retry.outgoing.map((o) => o.message.type)).toEqual(["SubscriberTerminationRequested", "OrderAccepted"]);
+    if (retry.kind !== "accepted") return;
+    const r = answer(retry.state, teardown.olt(), teardown.ipam(), teardown.billing(), teardown.profile());
+    expect(r.emitted.map((m) => m.type)).toEqual(["SubscriberArchived", "OrderCompleted"]);
+    expect(r.emitted[1]?.data).toMatchObject({ order_id: "o-t2", order_type: "terminate" });
+  });
+
+  it("given a stalled termination, when the teardown finishes anyway (a late step), then SubscriberArchived only: the CRM already heard OrderFailed", () => {
+    const refused = event("OnuDeactivationFailed", { onu_id: "onu-1", onu_serial: "ALCL1", purpose: "terminated", code: "injected_failure", reason: "OLT busy" }, "o-t");
+    const f = answer(accepted(orders.terminate(), active()), teardown.radius(), refused);
+    const r = answer(f.state, teardown.olt(), teardown.ipam(), teardown.billing(), teardown.profile());
+    expect(r.emitted.map((m) => m.type)).toEqual(["SubscriberArchived"]);
+    expect([r.state.status, r.state.pending]).toEqual(["archived", null]);
+  });
+
+  it("given a provisioning whose rollback the OLT refused, when a terminate comes, then it is accepted to clean up what is left", () => {
+    const failedAt = story([ev.profile(), ev.ipam(), ev.radius(), ev.olt(), event("BillingServiceCreationFailed", { code: "price_not_configured", reason: "no price" })]);
+    expectRejected(decide(orders.terminate(), failedAt), "not_provisioned", "terminate");
+    const stuck = answer(failedAt, event("OnuDeactivationFailed", { onu_id: "onu-1", onu_serial: "ALCL1", purpose: "rollback", code: "injected_failure", reason: "OLT busy" })).state;
+    expect(decide(orders.terminate(), stuck).kind).toBe("accepted");
+  });
+
   it("given a subscriber without an ONU, when RADIUS, IPs, billing and the profile are torn down, then archived", () => {
     const r = answer(accepted(orders.terminate(), activeWithoutOnu()), teardown.radius(), teardown.ipam(), teardown.billing(), teardown.profile());
     expect(r.emitted.map((m) => m.type)).toEqual(["SubscriberArchived", "OrderCompleted"]);
@@ -312,9 +354,14 @@ describe("the deadline of a lifecycle order", () => {
     expect(decide(orders.suspend("o-s2"), d.state).kind).toBe("accepted"); // not operation_in_progress any more
   });
 
-  it("given a termination in flight, then the deadline leaves it to its teardown", () => {
-    const terminating = accepted(orders.terminate(), active());
-    expect(decideOrderDeadline(terminating, { now: now + 10 * deadlineMs, deadlineMs }, ctx).outgoing).toEqual([]);
+  it("given a termination with no teardown progress, when the deadline passes, then SubscriberTeardownFailed (what is left) + OrderFailed, and it waits for a retry", () => {
+    const terminating = answer(accepted(orders.terminate(), active()), event("RadiusAccountDeleted", { username: "u1", reason: "terminated" } as EventData<"RadiusAccountDeleted">, "o-t")).state;
+    const d = decideOrderDeadline(terminating, { now: now + deadlineMs, deadlineMs }, ctx);
+    expect(d.outgoing.map((o) => o.message.type)).toEqual(["SubscriberTeardownFailed", "OrderFailed"]);
+    expect(d.outgoing[0]?.message.data).toMatchObject({ order_id: "o-t", step: "olt", code: "deadline_exceeded", remaining: ["olt", "ipam", "billing", "profile"] });
+    expect(d.outgoing[1]?.message.data).toMatchObject({ order_id: "o-t", order_type: "terminate", step: "olt", code: "deadline_exceeded" });
+    expect(d.state.pending?.stalled).toMatchObject({ step: "olt", code: "deadline_exceeded" });
+    expect(decideOrderDeadline(d.state, { now: now + 10 * deadlineMs, deadlineMs }, ctx).outgoing).toEqual([]); // failed once
   });
 
   it("given no order in flight, then nothing", () => {

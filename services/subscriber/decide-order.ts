@@ -23,6 +23,14 @@ export interface PendingOrder {
   readonly answers: readonly Answer[];
   /** Modify only: the plan ordered. */
   readonly service_plan_id?: string;
+  /** Modify only: the plan and bandwidth before the change (put back if it fails), and its date. */
+  readonly previous?: { readonly service_plan_id: string; readonly bandwidth_mbps: number };
+  readonly effective_date?: string;
+  /**
+   * Terminate only: the teardown stopped (a part refused, or its deadline passed) and the CRM heard
+   * OrderFailed; the subscriber waits, degraded, for a new terminate order (the retry).
+   */
+  readonly stalled?: { readonly step: string; readonly code: string; readonly reason: string };
 }
 
 export type LifecycleOrder =
@@ -80,6 +88,11 @@ export function orderReasons({ order, state, plan }: Pick<LifecycleOrderInput, "
   if (state === null) return [reason("subscriber_id", "unknown_subscriber", `no subscriber ${shown(order.data.subscriber_id)}`)];
   const phase = phaseOf(state.view);
   if (phase === "archived" || state.status === "archived") return [reason("subscriber_id", "subscriber_archived", "the subscriber is archived")];
+  // A termination that stopped half-way is retried by a new terminate order; nothing else goes on meanwhile.
+  if (state.pending?.stalled && type === "terminate") return [];
+  if (state.pending?.stalled) {
+    return [reason(null, "teardown_stalled", `termination ${state.pending.order_id} stopped at ${state.pending.stalled.step} (${state.pending.stalled.code}); retry it with a terminate order`)];
+  }
   if (state.pending) {
     return [reason(null, "operation_in_progress", `${state.pending.order_type} order ${state.pending.order_id} is still in flight`)];
   }
@@ -92,6 +105,8 @@ export function orderReasons({ order, state, plan }: Pick<LifecycleOrderInput, "
       // Rejected rather than held until provisioning ends: the outcome is predictable, no order
       // is buffered, and the CRM retries once it has seen OrderCompleted / OrderFailed.
       if (phase === "provisioning") return [reason(null, "provisioning_in_flight", "provisioning is still in flight; retry after it completes or fails")];
+      // A rollback that a part refused (the ONU kept its flow) is cleaned up by a termination.
+      if (state.status === "failed" && state.view.onu_deactivation_refused === true) return [];
       if (phase === "failed" || state.status === "rolled_back" || state.status === "failed") {
         return [reason(null, "not_provisioned", "the subscriber was never provisioned (its provisioning failed)")];
       }
@@ -168,7 +183,13 @@ export function decideLifecycleOrder(input: LifecycleOrderInput, ctx: EventConte
     order_id,
     order_type,
     answers: [],
-    ...(lifecycleEvent.type === "SubscriberPlanChangeRequested" ? { service_plan_id: lifecycleEvent.data.service_plan_id } : {}),
+    ...(lifecycleEvent.type === "SubscriberPlanChangeRequested"
+      ? {
+          service_plan_id: lifecycleEvent.data.service_plan_id,
+          previous: { service_plan_id: state.view.service_plan_id, bandwidth_mbps: state.view.bandwidth_mbps },
+          effective_date: lifecycleEvent.data.effective_date,
+        }
+      : {}),
   };
   const next: Tracked = {
     ...state,

@@ -7,7 +7,7 @@ import { follow, type EventContext } from "../../shared/messages.js";
 import type { Outgoing } from "../../shared/outbox.js";
 import { provisionSteps, rolledBack, type Progress, type Step } from "../../shared/progress.js";
 import { evolveView, type SubscriberView } from "../../shared/subscriber-view.js";
-import { tornDown } from "../../shared/teardown.js";
+import { remainingParts, tornDown } from "../../shared/teardown.js";
 import type { Answer, PendingOrder } from "./decide-order.js";
 import { topics } from "../../shared/topics.js";
 
@@ -122,11 +122,20 @@ const answers: Record<PendingOrder["order_type"], Partial<Record<EventName, Answ
   terminate: {},
 };
 
-const planChangeFailures: Partial<Record<EventName, Answer>> = { RadiusPlanChangeFailed: "radius", BillingPlanChangeFailed: "billing" };
+const planChangeFailures: Partial<Record<EventName, Answer>> = {
+  RadiusPlanChangeFailed: "radius",
+  BillingPlanChangeFailed: "billing",
+  OnuBandwidthChangeFailed: "olt",
+};
+
+/** A step putting back an earlier, failed plan change: it answers no order. */
+const isPutBack = (m: Message): boolean => "reverts_order_id" in m.data && typeof m.data.reverts_order_id === "string";
 
 /** The answers an order needs before it is complete. The ONU follows a plan change only when there is one. */
 export const answersNeeded = (p: PendingOrder, view: SubscriberView): Answer[] =>
   p.order_type === "modify" ? (view.onu_id !== null ? ["radius", "billing", "olt"] : ["radius", "billing"]) : p.order_type === "terminate" ? [] : ["radius", "billing"];
+
+const reasonOf = (m: Message, otherwise: string): string => ("reason" in m.data && typeof m.data.reason === "string" ? m.data.reason : otherwise);
 
 /** A lifecycle order in flight: collect the answers, complete (or fail) once. */
 function progressOrder(state: Tracked, pending: PendingOrder, event: Message, ctx: EventContext): Decision {
@@ -138,17 +147,23 @@ function progressOrder(state: Tracked, pending: PendingOrder, event: Message, ct
   };
   if (order_type === "terminate") {
     // The teardown goes in the seed's order without us (shared/teardown.ts); we archive at its end.
-    return tornDown(state.view) ? done(state, follow(ctx, event, "SubscriberArchived", { order_id }), "archived") : { state, outgoing: [] };
+    if (tornDown(state.view)) {
+      const archived = follow(ctx, event, "SubscriberArchived", { order_id });
+      if (!pending.stalled) return done(state, archived, "archived");
+      // The CRM already heard OrderFailed for this order: the archive is news for the lifecycle only.
+      const out = [lifecycle(archived, subscriber_id)];
+      return { state: { ...fold(state, out), status: "archived", pending: null }, outgoing: out };
+    }
+    if (!pending.stalled && event.type === "OnuDeactivationFailed" && event.data.purpose === "terminated") {
+      return teardownFailed(state, pending, event, "olt", event.data.code, event.data.reason, ctx);
+    }
+    return { state, outgoing: [] };
   }
+  if (isPutBack(event)) return { state, outgoing: [] };
   const failedStep = order_type === "modify" ? planChangeFailures[event.type] : undefined;
   // The first answer of a step counts: a failure after that step's success changes nothing.
   if (failedStep && pending.answers.includes(failedStep)) return { state, outgoing: [] };
-  if (failedStep) {
-    // The steps that already moved keep the new plan (documented limitation).
-    const reason = "reason" in event.data && typeof event.data.reason === "string" ? event.data.reason : "plan change failed";
-    const out = [toCrm(follow(ctx, event, "OrderFailed", { order_id, order_type, subscriber_id, step: failedStep, reason, code: codeOf(event) }), order_id)];
-    return { state: { ...state, pending: null }, outgoing: out };
-  }
+  if (failedStep) return planChangeFailed(state, pending, event, failedStep, reasonOf(event, "plan change failed"), codeOf(event) ?? "failed", ctx);
   const answer = answers[order_type][event.type];
   if (!answer) return { state, outgoing: [] };
   const got = pending.answers.includes(answer) ? pending.answers : [...pending.answers, answer];
@@ -162,6 +177,38 @@ function progressOrder(state: Tracked, pending: PendingOrder, event: Message, ct
     case "modify":
       return done(next, follow(ctx, event, "SubscriberPlanChanged", { order_id, service_plan_id: pending.service_plan_id ?? state.view.service_plan_id }), "active");
   }
+}
+
+/**
+ * A plan change failed at `step` (or did not answer): the lifecycle hears SubscriberPlanChangeFailed
+ * with the plan kept, so every step that moved puts it back, and the CRM hears OrderFailed.
+ */
+function planChangeFailed(state: Tracked, pending: PendingOrder, cause: Pick<Message, "meta">, step: Answer, reason: string, code: string, ctx: EventContext): Decision {
+  const { subscriber_id } = state.view;
+  const { order_id, order_type } = pending;
+  // An order accepted before the plan kept was recorded: the view's plan is all there is.
+  const kept = pending.previous ?? { service_plan_id: state.view.service_plan_id, bandwidth_mbps: state.view.bandwidth_mbps };
+  const effective_date = pending.effective_date ?? new Date(ctx.now()).toISOString().slice(0, 10);
+  const out = [
+    lifecycle(follow(ctx, cause, "SubscriberPlanChangeFailed", { order_id, step, code, reason, ...kept, effective_date }), subscriber_id),
+    toCrm(follow(ctx, cause, "OrderFailed", { order_id, order_type, subscriber_id, step, reason, code }), order_id),
+  ];
+  return { state: { ...fold(state, out), pending: null }, outgoing: out };
+}
+
+/**
+ * A termination stopped at `step`: the lifecycle hears SubscriberTeardownFailed with the parts
+ * left (the subscriber shows degraded), the CRM hears OrderFailed, and the order stays, stalled,
+ * until a new terminate order retries it.
+ */
+function teardownFailed(state: Tracked, pending: PendingOrder, cause: Pick<Message, "meta">, step: string, code: string, reason: string, ctx: EventContext): Decision {
+  const { subscriber_id } = state.view;
+  const { order_id, order_type } = pending;
+  const out = [
+    lifecycle(follow(ctx, cause, "SubscriberTeardownFailed", { order_id, step, code, reason, remaining: remainingParts(state.view) }), subscriber_id),
+    toCrm(follow(ctx, cause, "OrderFailed", { order_id, order_type, subscriber_id, step, reason, code }), order_id),
+  ];
+  return { state: { ...fold(state, out), pending: { ...pending, stalled: { step, code, reason } } }, outgoing: out };
 }
 
 export interface DeadlineInput {
@@ -191,20 +238,27 @@ export function decideDeadline(state: Tracked, { now, deadlineMs }: DeadlineInpu
 }
 
 /**
- * A lifecycle order (suspend, resume, modify) with no answer for the deadline: it ends
- * OrderFailed {step: the first step that has not answered, code deadline_exceeded}, and the
- * subscriber takes orders again. A late answer then changes nothing (no order is in flight).
- * A termination is left to its teardown: it is not failed here (see the issue's open points).
+ * A lifecycle order with no answer for the deadline ends OrderFailed {step: the first step that
+ * has not answered, code deadline_exceeded}. A plan change puts back what moved
+ * (SubscriberPlanChangeFailed); a termination stalls, degraded, until it is retried
+ * (SubscriberTeardownFailed); a suspend or resume leaves the subscriber taking orders again. A late
+ * answer then changes nothing (no order is in flight), or is put back.
  */
 export function decideOrderDeadline(state: Tracked, { now, deadlineMs }: DeadlineInput, ctx: EventContext): Decision {
   const pending = state.pending;
-  if (!pending || pending.order_type === "terminate" || now - state.last_progress_at < deadlineMs) return { state, outgoing: [] };
-  const missing = answersNeeded(pending, state.view).filter((a) => !pending.answers.includes(a));
-  const step = missing[0] ?? "radius";
-  const { subscriber_id } = state.view;
-  const reason = `no answer from ${missing.join(" and ") || step} within ${deadlineMs / 1000} s`;
+  if (!pending || pending.stalled || now - state.last_progress_at < deadlineMs) return { state, outgoing: [] };
   const seen = lastSeen(state);
   const cause = { meta: { ...seen.meta, correlation_id: pending.order_id } }; // the order's own thread, not the provisioning's
+  if (pending.order_type === "terminate") {
+    const left = remainingParts(state.view);
+    const step = left[0] ?? "radius";
+    return teardownFailed(state, pending, cause, step, "deadline_exceeded", `no teardown progress within ${deadlineMs / 1000} s; ${left.join(", ") || "nothing"} left`, ctx);
+  }
+  const missing = answersNeeded(pending, state.view).filter((a) => !pending.answers.includes(a));
+  const step = missing[0] ?? "radius";
+  const reason = `no answer from ${missing.join(" and ") || step} within ${deadlineMs / 1000} s`;
+  if (pending.order_type === "modify") return planChangeFailed(state, pending, cause, step, reason, "deadline_exceeded", ctx);
+  const { subscriber_id } = state.view;
   const failedOrder = follow(ctx, cause, "OrderFailed", { order_id: pending.order_id, order_type: pending.order_type, subscriber_id, step, reason, code: "deadline_exceeded" });
   return { state: { ...state, pending: null }, outgoing: [toCrm(failedOrder, pending.order_id)] };
 }

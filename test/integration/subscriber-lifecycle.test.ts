@@ -289,8 +289,8 @@ describe("plan change", () => {
     expect(requested.data).toEqual({ order_id: modifyId, service_plan_id: "res-500", bandwidth_mbps: 500, effective_date: "2026-12-01" });
     await emit(
       sub,
-      answer("RadiusPlanChanged", sub, modifyId, { username: `u-${sub.id}`, service_plan_id: "res-500", rate_limit: "500M/500M" }),
-      answer("BillingPlanChanged", sub, modifyId, { service_id: `svc-${sub.id}`, service_plan_id: "res-500", effective_date: "2026-12-01" }),
+      answer("RadiusPlanChanged", sub, modifyId, { reverts_order_id: null, username: `u-${sub.id}`, service_plan_id: "res-500", rate_limit: "500M/500M" }),
+      answer("BillingPlanChanged", sub, modifyId, { reverts_order_id: null, service_id: `svc-${sub.id}`, service_plan_id: "res-500", effective_date: "2026-12-01" }),
     );
     await lifecycle.waitFor(sub.id, (ms) => ms.some((m) => m.type === "BillingPlanChanged"));
     const marker = await place(order("resume", randomUUID()), sub.id);
@@ -299,7 +299,7 @@ describe("plan change", () => {
     if (foreignFailure && status.about(modifyId).some((m) => m.type === "OrderFailed")) return "interfered";
     expect(status.about(modifyId).map((m) => m.type)).toEqual(["OrderAccepted"]);
 
-    await emit(sub, answer("OnuBandwidthChanged", sub, modifyId, { onu_id: `onu-${sub.id}`, bandwidth_mbps: 500 }));
+    await emit(sub, answer("OnuBandwidthChanged", sub, modifyId, { reverts_order_id: null, onu_id: `onu-${sub.id}`, bandwidth_mbps: 500 }));
     const changed = await byUs(lifecycle, sub.id, "SubscriberPlanChanged");
     expect(changed.data).toEqual({ order_id: modifyId, service_plan_id: "res-500" });
     expect((await status.waitForType(modifyId, "OrderCompleted")).data).toMatchObject({ order_type: "modify" });

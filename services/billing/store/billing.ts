@@ -64,6 +64,9 @@ export async function applyEffect(db: Conn, effect: BillingEffect): Promise<void
     case "change-plan":
       await changePlan(db, effect);
       return;
+    case "revert-plan":
+      await revertPlan(db, effect);
+      return;
     case "cancel-service":
       await db
         .update(billingServices)
@@ -174,6 +177,43 @@ async function changePlan(db: Conn, e: Extract<BillingEffect, { kind: "change-pl
     monthlyPriceCents: e.price.monthly_price_cents,
     currency: e.price.currency,
   });
+  await db
+    .update(billingServices)
+    .set({ planId: e.plan_id, monthlyPriceCents: e.price.monthly_price_cents, currency: e.price.currency })
+    .where(and(eq(billingServices.tenantId, e.tenant_id), eq(billingServices.serviceId, e.service_id)));
+}
+
+/**
+ * A failed plan change undone: the periods from its date go, and the kept plan is charged from
+ * that date again: the period that ended the day before goes on when it charged the same plan at
+ * the same price (the history reads as if nothing had changed), else a new period opens.
+ */
+async function revertPlan(db: Conn, e: Extract<BillingEffect, { kind: "revert-plan" }>): Promise<void> {
+  const ofService = and(eq(planPeriods.tenantId, e.tenant_id), eq(planPeriods.serviceId, e.service_id));
+  await db.delete(planPeriods).where(and(ofService, gte(planPeriods.startsOn, e.starts_on)));
+  const reopened = await db
+    .update(planPeriods)
+    .set({ endsOn: null })
+    .where(
+      and(
+        ofService,
+        eq(planPeriods.endsOn, e.previous_ends_on),
+        eq(planPeriods.planId, e.plan_id),
+        eq(planPeriods.monthlyPriceCents, e.price.monthly_price_cents),
+        eq(planPeriods.currency, e.price.currency),
+      ),
+    )
+    .returning({ startsOn: planPeriods.startsOn });
+  if (reopened.length === 0) {
+    await db.insert(planPeriods).values({
+      tenantId: e.tenant_id,
+      serviceId: e.service_id,
+      startsOn: e.starts_on,
+      planId: e.plan_id,
+      monthlyPriceCents: e.price.monthly_price_cents,
+      currency: e.price.currency,
+    });
+  }
   await db
     .update(billingServices)
     .set({ planId: e.plan_id, monthlyPriceCents: e.price.monthly_price_cents, currency: e.price.currency })

@@ -7,7 +7,7 @@ import { clientOf, type Db } from "../../../shared/db.js";
 import { planActivation, planDeactivation, planSetBandwidth, type InjectionOutcome, type SimFlow, type SimOnu } from "../decide-sim.js";
 import { failureInjections, onus, serviceFlows } from "../store/schema.js";
 import type { Operation } from "../store/simulated-olt.js";
-import { OltRefusedError, OltUnavailableError, type OltDriver } from "./driver.js";
+import { OltRefusedError, type OltDriver } from "./driver.js";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
@@ -82,8 +82,8 @@ export function simulatedDriver(db: Db): OltDriver {
         }
         return plan;
       });
-      // There is no failure event for an undo: an OLT that will not let go is retried like an unreachable one.
-      if (result.kind === "fail") throw new OltUnavailableError(`deactivating ONU ${req.serial} failed: ${result.error}`);
+      // The OLT said no: OnuDeactivationFailed, and the part stays until an operator retries.
+      if (result.kind === "fail") throw new OltRefusedError("injected_failure", `deactivating ONU ${req.serial} failed: ${result.error}`);
       return result.kind === "remove" ? { onuId: result.onuId } : null;
     },
 

@@ -61,9 +61,9 @@ export const subscribers = schema.table(
     uniqueIndex("subscribers_tenant_order").on(t.orderId, t.tenantId),
     uniqueIndex("subscribers_tenant_number").on(t.subscriberNumber, t.tenantId),
     index("subscribers_provisioning_since").on(t.lastProgressAt).where(sql`${t.status} = 'provisioning'`),
-    // The lifecycle-order deadline sweep: the few rows with a suspend, resume or plan change in
-    // flight, oldest first (terminations wait for their teardown and would crowd them out).
-    index("subscribers_pending_since").on(t.lastProgressAt).where(sql`${t.pendingOrder} is not null and ${t.pendingOrder}->>'order_type' <> 'terminate'`),
+    // The lifecycle-order deadline sweep: the few rows with an order in flight, oldest first
+    // (a termination that stalled already failed its order and waits for its retry).
+    index("subscribers_order_in_flight_since").on(t.lastProgressAt).where(sql`${t.pendingOrder} is not null and ${t.pendingOrder}->'stalled' is null`),
   ],
 );
 

@@ -179,14 +179,14 @@ export async function lockStale(tx: Tx, before: Date, limit: number, tenants: re
 /**
  * Subscribers with a suspend, resume or plan change in flight and no progress since `before` (of
  * `tenants`, or of every tenant), oldest first, locked (SKIP LOCKED: a row a handler holds is
- * left for later). Terminations are not swept: they wait for their teardown.
+ * left for later). A termination that already stalled (OrderFailed sent) waits for its retry.
  */
 export async function lockStalePending(tx: Tx, before: Date, limit: number, tenants: readonly string[] = []): Promise<SubscriberRow[]> {
   const scope = tenants.length > 0 ? inArray(subscribers.tenantId, [...tenants]) : undefined;
   return tx
     .select()
     .from(subscribers)
-    .where(and(isNotNull(subscribers.pendingOrder), sql`${subscribers.pendingOrder}->>'order_type' <> 'terminate'`, lte(subscribers.lastProgressAt, before), scope))
+    .where(and(isNotNull(subscribers.pendingOrder), sql`${subscribers.pendingOrder}->'stalled' is null`, lte(subscribers.lastProgressAt, before), scope))
     .orderBy(asc(subscribers.lastProgressAt))
     .limit(limit)
     .for("update", { skipLocked: true });

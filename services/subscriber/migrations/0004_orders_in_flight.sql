@@ -1,0 +1,2 @@
+DROP INDEX "subscriber"."subscribers_pending_since";--> statement-breakpoint
+CREATE INDEX "subscribers_order_in_flight_since" ON "subscriber"."subscribers" USING btree ("last_progress_at") WHERE "subscriber"."subscribers"."pending_order" is not null and "subscriber"."subscribers"."pending_order"->'stalled' is null;
