@@ -178,7 +178,7 @@ describe("suspend, resume and plan change", () => {
     const serviceId = service?.serviceId ?? "";
     await produce(ev(ids, "SubscriberPlanChangeRequested", { order_id: `${ids.order}-m`, service_plan_id: "fiber-500", bandwidth_mbps: 500, effective_date: "2030-03-01" }, "subscriber"));
     const changed = await topic.waitForType(ids.subscriber, "BillingPlanChanged");
-    expect(changed.data).toEqual({ service_id: serviceId, service_plan_id: "fiber-500", effective_date: "2030-03-01" });
+    expect(changed.data).toEqual({ service_id: serviceId, service_plan_id: "fiber-500", effective_date: "2030-03-01", reverts_order_id: null });
     expect((await topic.waitForType(ids.subscriber, "OnuBandwidthChanged")).data).toMatchObject({ bandwidth_mbps: 500 });
     expect((await flowOf(db, tenant, ids.serial))?.bandwidthMbps).toBe(500);
     const history = await planHistory(db, tenant, serviceId);

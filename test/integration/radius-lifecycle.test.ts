@@ -198,7 +198,7 @@ describe("radius lifecycle", () => {
   it("plan change: new group, RadiusPlanChanged with the rate limit, and a CoA-Request with the new Mikrotik-Rate-Limit", async () => {
     await publish(planChangeRequested(a, "fiber-500"));
     const changed = await lifecycle.waitForType(a.id, "RadiusPlanChanged");
-    expect(changed.data).toEqual({ username: a.username, service_plan_id: "fiber-500", rate_limit: "250M/500M" });
+    expect(changed.data).toEqual({ username: a.username, service_plan_id: "fiber-500", rate_limit: "250M/500M", reverts_order_id: null });
     const [packet] = await receivedFor(a.username, "CoA-Request");
     expect(packet?.attributes).toMatchObject({ "User-Name": a.username, "Framed-IP-Address": a.ip, "Mikrotik-Rate-Limit": "250M/500M" });
     expect((await coaCompleted(a, "coa"))[0]?.data.outcome).toBe("ack");
