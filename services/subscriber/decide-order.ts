@@ -6,6 +6,7 @@ import { follow, type EventContext } from "../../shared/messages.js";
 import type { Outgoing } from "../../shared/outbox.js";
 import { evolveView, phaseOf } from "../../shared/subscriber-view.js";
 import { topics } from "../../shared/topics.js";
+import { lifecycleContentReasons } from "./checks.js";
 import { fieldLimits, shown, unanswerable, type Plan, type Reason } from "./decide.js";
 import type { Tracked } from "./decide-outcome.js";
 
@@ -82,8 +83,9 @@ function lengthReasons(order: LifecycleOrder): Reason[] {
 /** Why the order cannot be carried out, or [] when it can. */
 export function orderReasons({ order, state, plan }: Pick<LifecycleOrderInput, "order" | "state" | "plan">): Reason[] {
   const type = orderTypeOf(order);
-  const tooLong = lengthReasons(order);
-  if (tooLong.length > 0) return tooLong;
+  // What needs only the order comes first: a malformed order gets the same answer whatever the subscriber's state.
+  const malformed = [...lengthReasons(order), ...lifecycleContentReasons(order.data as Parameters<typeof lifecycleContentReasons>[0])];
+  if (malformed.length > 0) return malformed;
   // Unknown and another tenant's subscriber get the same answer, so nothing of another tenant leaks.
   if (state === null) return [reason("subscriber_id", "unknown_subscriber", `no subscriber ${shown(order.data.subscriber_id)}`)];
   const phase = phaseOf(state.view);

@@ -6,6 +6,7 @@ import type { EventData, FiberCustomer, FiberNetworkConfig, FiberReason, Message
 import { follow, type EventContext } from "../../shared/messages.js";
 import type { Outgoing } from "../../shared/outbox.js";
 import { topics } from "../../shared/topics.js";
+import { contentReasons } from "./checks.js";
 
 export type ProvisionOrder = Message<"ProvisionOrderPlaced">;
 export type Reason = FiberReason;
@@ -205,7 +206,7 @@ function orderReasons(order: ProvisionOrder, plan: Plan | null, tenantKnown: boo
   if (o.bandwidth_mbps !== null && (!Number.isInteger(o.bandwidth_mbps) || o.bandwidth_mbps <= 0)) {
     out.push(reason("bandwidth_mbps", "invalid_bandwidth", `bandwidth_mbps ${o.bandwidth_mbps} must be a positive whole number`));
   }
-  return [...lengthReasons(o), ...out, ...vlanReasons(o), ...modeReasons(o), ...ipReasons(o)];
+  return [...lengthReasons(o), ...out, ...vlanReasons(o), ...modeReasons(o), ...ipReasons(o), ...contentReasons(o)];
 }
 
 /** Every reason the order cannot be carried out; empty when it is valid. */
