@@ -16,7 +16,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          globalSetup: ["test/support/stack-check.ts", "test/support/build.ts"],
+          globalSetup: ["test/support/one-run.ts", "test/support/stack-check.ts", "test/support/build.ts"],
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 120_000,
