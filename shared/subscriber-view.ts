@@ -58,6 +58,11 @@ export interface SubscriberView {
   readonly onu_id: string | null;
   readonly billing_service_id: string | null;
   readonly progress: Progress;
+  /**
+   * The profile step was skipped (disabled, refused, or its deadline passed): the chain goes on
+   * with the order's settings, and a profile created later changes only network_profile_id.
+   */
+  readonly profile_skipped?: boolean;
   /** The OLT refused to remove the ONU's flow (a rollback or a teardown stops there until a retry). */
   readonly onu_deactivation_refused?: boolean;
   /** Absent on views stored before phases existed: read it with `phaseOf`. */
@@ -94,11 +99,16 @@ export function evolveView(view: SubscriberView | null, m: Message): SubscriberV
   if (!view) return null;
   const v = { ...view, progress: evolveProgress(view.progress, m) };
   switch (m.type) {
+    // The first answer of the profile step wins: a profile created after the step was skipped
+    // (the profile service back after its deadline) is recorded, but the chain keeps the settings
+    // it went on with; a skip after a profile changes nothing.
     case "NetworkProfileCreated":
     case "NetworkProfileUpdated":
+      if (v.profile_skipped) return { ...v, network_profile_id: m.data.profile.network_profile_id };
       return { ...v, network: m.data.profile.config, network_source: "network_profile", network_profile_id: m.data.profile.network_profile_id };
     case "NetworkProfileSkipped":
-      return { ...v, network: m.data.network, network_source: "order" };
+      if (v.network_profile_id !== null) return v;
+      return { ...v, network: m.data.network, network_source: "order", profile_skipped: true };
     case "NetworkProfileDeleted":
       return { ...v, network_profile_id: null };
     case "IpAllocated":

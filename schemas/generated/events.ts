@@ -749,6 +749,12 @@ export interface FiberLifecycleNetworkProfileSkipped {
     meta: FiberMeta;
     reason: string;
     network: FiberNetworkConfig;
+    /**
+     * Why, machine-readable: consumption_disabled (ENABLE_NETWORK_PROFILE_CONSUMPTION=false), not_stored (the row was refused), timeout (the profile service did not answer within PROFILE_DEADLINE_MS: the subscriber service skipped it).
+     *
+     * Default: null
+     */
+    code: null | string;
 }
 
 /**

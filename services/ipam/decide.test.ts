@@ -39,7 +39,7 @@ const pdStatic = pool({ id: "pds", name: "pd-static", family: "ipv6_pd", cidr: "
 const pools = [v4, v4Business, v4Dynamic, v4Static, v6, v6Static, pd56, pd60, pdStatic];
 
 const created = (n: FiberNetworkConfig) => msg("NetworkProfileCreated", { profile: { network_profile_id: "np-1", config: n, metadata: {} } });
-const skipped = (n: FiberNetworkConfig) => msg("NetworkProfileSkipped", { reason: "profile disabled", network: n });
+const skipped = (n: FiberNetworkConfig) => msg("NetworkProfileSkipped", { code: null, reason: "profile disabled", network: n });
 const subscriberCreated = (n: FiberNetworkConfig) =>
   msg("SubscriberCreated", {
     order_id: "order-1",

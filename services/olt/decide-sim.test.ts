@@ -43,6 +43,12 @@ describe("activation on the simulated OLT", () => {
     const active = { ...onu, state: "active" as const };
     expect(planActivation(active, { ...flow, subscriberId: "sub-2" }, null, req)).toMatchObject({ kind: "refuse", code: "onu_in_use" });
   });
+
+  it("refuses a QinQ pair another subscriber's flow carries on the same OLT (vlan_in_use); a single-tagged VLAN may be shared", () => {
+    const qinq = { ...req, sVlan: 100, cVlan: 1000 };
+    expect(planActivation(onu, null, null, qinq, "sub-9")).toMatchObject({ kind: "refuse", code: "vlan_in_use" });
+    expect(planActivation(onu, null, null, { ...req, sVlan: 100, cVlan: null }, "sub-9")).toMatchObject({ kind: "provision" });
+  });
 });
 
 describe("deactivation on the simulated OLT", () => {

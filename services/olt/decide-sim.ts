@@ -51,7 +51,11 @@ export type ActivationPlan =
   | { readonly kind: "already-active"; readonly placement: ReturnType<typeof placementOf> }
   | { readonly kind: "provision"; readonly placement: ReturnType<typeof placementOf>; readonly flow: SimFlow };
 
-export function planActivation(onu: SimOnu | null, flow: SimFlow | null, injection: SimInjection | null, req: SimRequest): ActivationPlan {
+/**
+ * `vlanHolder`: another subscriber whose flow on the same OLT carries the request's QinQ pair (an
+ * OLT keeps S-VLAN / C-VLAN pairs apart, whatever the profile service could check), or null.
+ */
+export function planActivation(onu: SimOnu | null, flow: SimFlow | null, injection: SimInjection | null, req: SimRequest, vlanHolder: string | null = null): ActivationPlan {
   const none: InjectionOutcome = { fires: false };
   if (!onu) {
     return { kind: "refuse", code: "onu_not_discovered", reason: `ONU ${req.serial} is not discovered on any PON port`, injection: none };
@@ -61,6 +65,9 @@ export function planActivation(onu: SimOnu | null, flow: SimFlow | null, injecti
   if (onu.state === "active" && flow && sameFlow(flow, wanted)) return { kind: "already-active", placement: placementOf(onu) };
   if (flow && flow.subscriberId !== req.subscriberId) {
     return { kind: "refuse", code: "onu_in_use", reason: `ONU ${req.serial} already carries another subscriber's service`, injection: none };
+  }
+  if (vlanHolder !== null && req.cVlan !== null) {
+    return { kind: "refuse", code: "vlan_in_use", reason: `QinQ VLAN pair ${req.sVlan}/${req.cVlan} already carries subscriber ${vlanHolder}'s service on OLT ${onu.oltId}`, injection: none };
   }
   const injected = injectionFires(injection);
   if (injected.fires) return { kind: "refuse", code: "injected_failure", reason: injected.error, injection: injected };

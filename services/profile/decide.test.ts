@@ -104,7 +104,7 @@ describe("creating the network profile from the order", () => {
 
   it("skips with the order's network when ENABLE_NETWORK_PROFILE_CONSUMPTION is false", () => {
     const { decision } = decide(given([], null), created(), ctx, { enabled: false });
-    expect(decision.kind === "skip" && decision.event.data).toEqual({ reason: disabledReason, network });
+    expect(decision.kind === "skip" && decision.event.data).toEqual({ reason: disabledReason, network, code: "consumption_disabled" });
   });
 
   it("does nothing for a SubscriberCreated seen before (the profile was created or skipped then)", () => {
@@ -175,7 +175,7 @@ describe("compensation: the profile goes last", () => {
   });
 
   it("does nothing on failure when the profile was skipped (it never succeeded)", () => {
-    const skipped = event("NetworkProfileSkipped", { reason: "x", network });
+    const skipped = event("NetworkProfileSkipped", { code: null, reason: "x", network });
     expect(decide(given([created(), skipped], null), failed("ipam"), ctx, on).decision.kind).toBe("none");
   });
 

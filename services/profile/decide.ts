@@ -59,8 +59,8 @@ export const disabledReason = "network profile consumption is disabled (ENABLE_N
 const none = (why: string): Decision => ({ kind: "none", why });
 
 /** NetworkProfileSkipped for `cause` (a SubscriberCreated): the chain goes on with the order's network. */
-export function skip(ctx: EventContext, cause: Message<"SubscriberCreated">, reason: string): Decision {
-  return { kind: "skip", event: follow(ctx, cause, "NetworkProfileSkipped", { reason, network: cause.data.network }) };
+export function skip(ctx: EventContext, cause: Message<"SubscriberCreated">, reason: string, code: "consumption_disabled" | "not_stored"): Decision {
+  return { kind: "skip", event: follow(ctx, cause, "NetworkProfileSkipped", { reason, network: cause.data.network, code }) };
 }
 
 /** NetworkProfileCreationFailed (vlan_in_use) for `cause`: the order's QinQ pair is another live subscriber's; provisioning fails. */
@@ -70,7 +70,7 @@ export function vlanInUse(ctx: EventContext, cause: Message<"SubscriberCreated">
 
 function onSubscriberCreated(state: ProfileState, m: Message<"SubscriberCreated">, ctx: EventContext, settings: ProfileSettings): Decision {
   if (state.view) return none("subscriber already seen: its profile was created or skipped then");
-  if (!settings.enabled) return skip(ctx, m, disabledReason);
+  if (!settings.enabled) return skip(ctx, m, disabledReason, "consumption_disabled");
   const n = m.data.network;
   if (n.qinq_enabled && state.vlanOwner) {
     // Not a skip: RADIUS and the OLT would use the order's VLANs anyway, and two customers would

@@ -103,7 +103,7 @@ async function apply(tx: Tx, d: Decision, m: Message, deps: ServiceDeps, log: Lo
           const c = d.profile.config;
           return apply(tx, vlanInUse(deps.ctx, m, `QinQ VLAN pair ${c.service_vlan}/${c.inner_vlan} already belongs to another subscriber of the tenant`), m, deps, log, cache, before);
         }
-        return apply(tx, skip(deps.ctx, m, reason), m, deps, log, cache, before);
+        return apply(tx, skip(deps.ctx, m, reason, "not_stored"), m, deps, log, cache, before);
       }
       const c = d.profile.config;
       log.info(

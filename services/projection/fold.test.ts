@@ -55,7 +55,7 @@ const created = () =>
     metadata: {},
   });
 const profileCreated = () => event("NetworkProfileCreated", { profile: { network_profile_id: "p-1", config: network, metadata: {} } });
-const skipped = () => event("NetworkProfileSkipped", { reason: "QinQ VLAN pair 100/1000 already belongs to subscriber sub-9", network });
+const skipped = () => event("NetworkProfileSkipped", { code: null, reason: "QinQ VLAN pair 100/1000 already belongs to subscriber sub-9", network });
 const ipAllocated = () => event("IpAllocated", { ips });
 const radius = () => event("RadiusAccountCreated", { username: "sub-0001@isp", plan_group: "residential_100mbps" });
 const onu = () =>

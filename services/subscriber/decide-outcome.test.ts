@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { EventData, EventName, Message } from "../../schemas/generated/events.js";
 import type { EventContext } from "../../shared/messages.js";
-import { decideDeadline, decideLifecycle, startTracking, type Decision, type Tracked } from "./decide-outcome.js";
+import { decideDeadline, decideLifecycle, decideProfileDeadline, startTracking, type Decision, type Tracked } from "./decide-outcome.js";
 
 const T0 = 1_700_000_000_000;
 let clock = T0;
@@ -135,7 +135,7 @@ describe("rolled back", () => {
   });
 
   it("given nothing had succeeded, when the first step fails, then failed and rolled back at once", () => {
-    const { state } = given(event("NetworkProfileSkipped", { reason: "disabled", network }));
+    const { state } = given(event("NetworkProfileSkipped", { code: null, reason: "disabled", network }));
     const d = decideLifecycle(state, event("IpAllocationFailed", { code: "pool_exhausted", reason: "empty" }), ctx);
     expect(d.outgoing.map((o) => o.message.type)).toEqual(["SubscriberProvisioningFailed", "OrderFailed", "SubscriberProvisioningRolledBack"]);
     expect(d.outgoing[2]?.message.data).toEqual({ order_id: "order-1", compensated: [] });
@@ -173,7 +173,7 @@ describe("deadline", () => {
 
   it("given the profile and the ONU were skipped, then the step waited for skips them", () => {
     clock = T0;
-    const { state } = given(event("NetworkProfileSkipped", { reason: "off", network }), success.ipam(), success.radius(), event("OnuActivationSkipped", { connection_type: "dsl", reason: "not FTTH" }));
+    const { state } = given(event("NetworkProfileSkipped", { code: null, reason: "off", network }), success.ipam(), success.radius(), event("OnuActivationSkipped", { connection_type: "dsl", reason: "not FTTH" }));
     const d = decideDeadline(state, { now: T0 + deadlineMs, deadlineMs }, ctx);
     expect(d.outgoing[0]?.message.data).toMatchObject({ step: "billing" });
   });
@@ -199,5 +199,37 @@ describe("deadline", () => {
     state = decideLifecycle(state, success.ipam(), ctx).state;
     expect(decideDeadline(state, { now: T0 + deadlineMs, deadlineMs }, ctx).outgoing).toEqual([]);
     clock = T0;
+  });
+});
+
+describe("the profile deadline (the seed: profile failures never block provisioning)", () => {
+  const deadlineMs = 10_000;
+
+  it("given no answer from the profile service, when its deadline passes, then NetworkProfileSkipped {code timeout} with the order's network, and the chain waits for ipam", () => {
+    const { state } = given();
+    expect(decideProfileDeadline(state, { now: T0 + deadlineMs - 1, deadlineMs }, ctx).outgoing).toEqual([]);
+    const d = decideProfileDeadline(state, { now: T0 + deadlineMs, deadlineMs }, ctx);
+    expect(types(d)).toEqual([["NetworkProfileSkipped", "subscriber.lifecycle.v1", "sub-1"]]);
+    expect(d.outgoing[0]?.message.data).toMatchObject({ code: "timeout", network });
+    expect(d.outgoing[0]?.message.meta.correlation_id).toBe("order-1");
+    expect([d.state.skipped, d.state.last_progress_at, d.state.status]).toEqual([["profile"], T0 + deadlineMs, "provisioning"]);
+    expect(decideProfileDeadline(d.state, { now: T0 + 10 * deadlineMs, deadlineMs }, ctx).outgoing).toEqual([]); // once
+  });
+
+  it("given the profile answered, or a later step is awaited, then nothing", () => {
+    expect(decideProfileDeadline(given(success.profile()).state, { now: T0 + 10 * deadlineMs, deadlineMs }, ctx).outgoing).toEqual([]);
+    expect(decideProfileDeadline(given(success.profile(), success.ipam()).state, { now: T0 + 10 * deadlineMs, deadlineMs }, ctx).outgoing).toEqual([]);
+  });
+
+  it("given the profile skipped on timeout, when the profile service answers late (a profile, or vlan_in_use), then provisioning goes on: no failure, the order's network kept", () => {
+    const skipped = decideProfileDeadline(given().state, { now: T0 + deadlineMs, deadlineMs }, ctx).state;
+    const lateFailure = decideLifecycle(skipped, event("NetworkProfileCreationFailed", { code: "vlan_in_use", reason: "pair taken" }), ctx);
+    expect(lateFailure.outgoing).toEqual([]);
+    expect(lateFailure.state.status).toBe("provisioning");
+    const otherNetwork = { ...network, service_vlan: 999 };
+    const lateProfile = decideLifecycle(skipped, event("NetworkProfileCreated", { profile: { ...profile, config: otherNetwork } }), ctx).state;
+    expect([lateProfile.view.network.service_vlan, lateProfile.view.network_source, lateProfile.view.network_profile_id]).toEqual([100, "order", "np-1"]);
+    const done = [success.ipam(), success.radius(), success.olt(), success.billing()].reduce((s, e) => decideLifecycle(s, e, ctx).state, lateProfile);
+    expect(done.status).toBe("active");
   });
 });

@@ -108,7 +108,8 @@ export function decideLifecycle(state: Tracked, event: Message, ctx: EventContex
   if (state.status === "provisioning") {
     if (event.type === "BillingServiceCreated") return provisioned(seen, event, ctx);
     const failure = failureOf(event);
-    if (failure) return failed(seen, event, failure.step, failure.reason, ctx, failure.code);
+    // A step already skipped answered late (the profile service back after its deadline): the chain went on without it.
+    if (failure && !state.skipped.includes(failure.step)) return failed(seen, event, failure.step, failure.reason, ctx, failure.code);
   }
   if (seen.pending) return progressOrder(seen, seen.pending, event, ctx);
   return settle(seen, event, ctx, []);
@@ -235,6 +236,22 @@ export function decideDeadline(state: Tracked, { now, deadlineMs }: DeadlineInpu
   if (state.status !== "provisioning" || now - state.last_progress_at < deadlineMs) return { state, outgoing: [] };
   const step = nextStep(state.view.progress, state.skipped);
   return failed(state, lastSeen(state), step, `no progress within ${deadlineMs / 1000} s`, ctx, "deadline_exceeded");
+}
+
+/**
+ * The profile service has not answered within the (short) profile deadline: provisioning goes on
+ * with the order's network settings, as the seed promises (profile failures never block
+ * provisioning). The subscriber service says so in the profile's stead, NetworkProfileSkipped
+ * {code timeout}, and ipam allocates from the order. A profile created later is recorded but does
+ * not change the settings the chain went on with (shared/subscriber-view.ts: the first answer wins).
+ */
+export function decideProfileDeadline(state: Tracked, { now, deadlineMs }: DeadlineInput, ctx: EventContext): Decision {
+  const awaited = state.status === "provisioning" && !state.skipped.includes("profile") && nextStep(state.view.progress, state.skipped) === "profile";
+  if (!awaited || now - state.last_progress_at < deadlineMs) return { state, outgoing: [] };
+  const { subscriber_id, order_network } = state.view;
+  const reason = `timeout: the profile service did not answer within ${deadlineMs / 1000} s; provisioning goes on with the order's network settings`;
+  const out = [lifecycle(follow(ctx, lastSeen(state), "NetworkProfileSkipped", { reason, network: order_network, code: "timeout" }), subscriber_id)];
+  return { state: { ...fold(state, out), skipped: [...state.skipped, "profile"], last_progress_at: now }, outgoing: out };
 }
 
 /**

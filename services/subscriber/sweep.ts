@@ -1,13 +1,14 @@
-// The deadline sweep: a subscriber still provisioning with no lifecycle event for
+// The deadline sweep: a new subscriber the profile service has not answered within
+// PROFILE_DEADLINE_MS goes on without a profile; a subscriber still provisioning with no lifecycle event for
 // PROVISIONING_DEADLINE_MS fails at the step we wait for; a suspend, resume or plan change with
 // no answer for LIFECYCLE_ORDER_DEADLINE_MS ends OrderFailed. Rows are locked with SKIP LOCKED, so
 // two instances never fail the same subscriber twice, and a handler holding a row defers it.
 import { enqueue } from "../../shared/outbox.js";
 import type { Tx } from "../../shared/outbox.js";
-import { decideDeadline, decideOrderDeadline, type DeadlineInput, type Decision, type Tracked } from "./decide-outcome.js";
+import { decideDeadline, decideOrderDeadline, decideProfileDeadline, type DeadlineInput, type Decision, type Tracked } from "./decide-outcome.js";
 import { logTransition } from "./handler.js";
 import type { SubscriberDeps } from "./service.js";
-import { lockStale, lockStalePending, saveTracked, toTracked } from "./store/subscribers.js";
+import { lockAwaitingProfile, lockStale, lockStalePending, saveTracked, toTracked } from "./store/subscribers.js";
 
 const batch = 100;
 
@@ -41,10 +42,16 @@ async function sweepKind(
   });
 }
 
-/** One pass over both deadlines; returns how many subscribers and orders it failed. */
+/** One pass over the deadlines; returns how many subscribers and orders it moved on or failed. */
 export async function sweepOnce(deps: SubscriberDeps): Promise<number> {
   const { ctx, logger, config } = deps;
   const now = ctx.now();
+  // The profile service silent for PROFILE_DEADLINE_MS: provisioning goes on without it.
+  const profiles = await sweepKind(deps, now, config.PROFILE_DEADLINE_MS, lockAwaitingProfile, decideProfileDeadline, (row) =>
+    logger
+      .child({ subscriber_id: row.subscriberId, correlation_id: row.correlationId, tenant_id: row.tenantId })
+      .warn({ deadline_ms: config.PROFILE_DEADLINE_MS }, "no answer from the profile service before its deadline: network profile skipped, provisioning goes on with the order's settings"),
+  );
   const provisioning = await sweepKind(deps, now, config.PROVISIONING_DEADLINE_MS, lockStale, decideDeadline, (row, before, after) => {
     const log = logger.child({ subscriber_id: row.subscriberId, correlation_id: row.correlationId, tenant_id: row.tenantId, cause_event_id: row.lastEventId });
     log.warn({ deadline_ms: config.PROVISIONING_DEADLINE_MS, idle_ms: now - before.last_progress_at }, "no progress before the deadline");
@@ -56,8 +63,8 @@ export async function sweepOnce(deps: SubscriberDeps): Promise<number> {
       .child({ subscriber_id: row.subscriberId, tenant_id: row.tenantId, order_id: before.pending?.order_id, order_type: before.pending?.order_type })
       .warn({ deadline_ms: config.LIFECYCLE_ORDER_DEADLINE_MS, answers: before.pending?.answers }, "lifecycle order without an answer before the deadline: failed"),
   );
-  if (provisioning + orders > 0) deps.relay.wake();
-  return provisioning + orders;
+  if (profiles + provisioning + orders > 0) deps.relay.wake();
+  return profiles + provisioning + orders;
 }
 
 export function startDeadlineSweep(deps: SubscriberDeps): { stop(): Promise<void> } {

@@ -27,7 +27,7 @@ export function event<K extends EventName>(tenantId: string, subscriberId: strin
 }
 
 export const profileSkipped = (tenantId: string, subscriberId: string, n: FiberNetworkConfig) =>
-  event(tenantId, subscriberId, "NetworkProfileSkipped", { reason: "profile consumption disabled", network: n });
+  event(tenantId, subscriberId, "NetworkProfileSkipped", { code: "consumption_disabled", reason: "profile consumption disabled", network: n });
 
 export const profileCreated = (tenantId: string, subscriberId: string, n: FiberNetworkConfig) =>
   event(tenantId, subscriberId, "NetworkProfileCreated", { profile: { network_profile_id: randomUUID(), config: n, metadata: {} } });

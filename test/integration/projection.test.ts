@@ -66,7 +66,7 @@ const story = {
       metadata: {},
     }),
   profile: (id: string) => event(id, "NetworkProfileCreated", { profile: { network_profile_id: `p-${id}`, config: network, metadata: {} } }),
-  skipped: (id: string) => event(id, "NetworkProfileSkipped", { reason: "network profile consumption is disabled", network }),
+  skipped: (id: string) => event(id, "NetworkProfileSkipped", { code: "consumption_disabled", reason: "network profile consumption is disabled", network }),
   ips: (id: string) => event(id, "IpAllocated", { ips }),
   radius: (id: string) => event(id, "RadiusAccountCreated", { username: `${id}@isp`, plan_group: "residential_100mbps" }),
   onu: (id: string) =>

@@ -206,7 +206,7 @@ describe("radius service", () => {
     const single = network({ service_vlan: 250 });
     await publish(
       subscriberCreated(b, single),
-      event(b, "NetworkProfileSkipped", { reason: "profile consumption disabled", network: single }),
+      event(b, "NetworkProfileSkipped", { code: "consumption_disabled", reason: "profile consumption disabled", network: single }),
       ipAllocated(b, { ipv4: "100.64.12.35", ipv6: null, ipv6_prefix: null, source: "dynamic" }),
     );
     await lifecycle.waitForType(b.id, "RadiusAccountCreated");

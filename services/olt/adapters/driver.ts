@@ -39,7 +39,7 @@ export interface SetBandwidth {
   readonly bandwidthMbps: number;
 }
 
-export type RefusalCode = "onu_not_discovered" | "injected_failure" | "onu_in_use" | "no_service_flow";
+export type RefusalCode = "onu_not_discovered" | "injected_failure" | "onu_in_use" | "no_service_flow" | "vlan_in_use";
 
 /** The OLT refused the operation for a reason that retrying will not change. */
 export class OltRefusedError extends Error {

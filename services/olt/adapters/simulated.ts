@@ -11,24 +11,32 @@ import { OltRefusedError, type OltDriver } from "./driver.js";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
-/** The ONU (locked), its flow and the injection for `operation`, in one statement. */
-async function load(tx: Tx, tenant: string, serial: string, operation: Operation) {
+/**
+ * The ONU (locked), its flow and the injection for `operation`, in one statement; with `pair`, the
+ * other subscriber (if any) whose flow on the same OLT carries that QinQ pair.
+ */
+async function load(tx: Tx, tenant: string, serial: string, operation: Operation, pair?: { sVlan: number | null; cVlan: number | null; subscriberId: string }) {
   type Row = {
     onu: { olt_id: string; pon_port: string; onu_id: string; state: SimOnu["state"] } | null;
     flow: { subscriber_id: string; s_vlan: number | null; c_vlan: number | null; bandwidth_mbps: number } | null;
     injection: { error: string; remaining: number; permanent: boolean } | null;
+    vlan_holder: string | null;
   };
+  const checkPair = pair !== undefined && pair.sVlan !== null && pair.cVlan !== null;
   const [row] = await clientOf(tx)<Row[]>`
     with onu as (select olt_id, pon_port, onu_id, state from olt.onus where tenant_id = ${tenant} and serial = ${serial} for update)
     select (select row_to_json(onu) from onu) as onu,
            (select json_build_object('subscriber_id', subscriber_id, 's_vlan', s_vlan, 'c_vlan', c_vlan, 'bandwidth_mbps', bandwidth_mbps)
               from olt.service_flows where tenant_id = ${tenant} and serial = ${serial}) as flow,
            (select json_build_object('error', error, 'remaining', remaining, 'permanent', permanent)
-              from olt.failure_injections where tenant_id = ${tenant} and serial = ${serial} and operation = ${operation}) as injection`;
-  const { onu, flow, injection } = row ?? { onu: null, flow: null, injection: null };
+              from olt.failure_injections where tenant_id = ${tenant} and serial = ${serial} and operation = ${operation}) as injection,
+           (select f.subscriber_id from olt.service_flows f join olt.onus o on o.tenant_id = f.tenant_id and o.serial = f.serial
+             where ${checkPair} and f.tenant_id = ${tenant} and f.s_vlan = ${pair?.sVlan ?? null} and f.c_vlan = ${pair?.cVlan ?? null}
+               and f.subscriber_id <> ${pair?.subscriberId ?? ""} and o.olt_id = (select olt_id from onu) limit 1) as vlan_holder`;
+  const { onu, flow, injection, vlan_holder } = row ?? { onu: null, flow: null, injection: null, vlan_holder: null };
   const simOnu: SimOnu | null = onu ? { serial, oltId: onu.olt_id, ponPort: onu.pon_port, onuId: onu.onu_id, state: onu.state } : null;
   const simFlow: SimFlow | null = flow ? { subscriberId: flow.subscriber_id, sVlan: flow.s_vlan, cVlan: flow.c_vlan, bandwidthMbps: flow.bandwidth_mbps } : null;
-  return { onu: simOnu, flow: simFlow, injection: injection ?? null };
+  return { onu: simOnu, flow: simFlow, injection: injection ?? null, vlanHolder: vlan_holder ?? null };
 }
 
 /** Spends one use of a counted injection (permanent ones stay). */
@@ -45,8 +53,8 @@ export function simulatedDriver(db: Db): OltDriver {
     async activate(req) {
       // The refusal is thrown after commit, so a spent injection stays spent.
       const result = await db.transaction(async (tx) => {
-        const { onu, flow, injection } = await load(tx, req.tenant, req.serial, "activate");
-        const plan = planActivation(onu, flow, injection, req);
+        const { onu, flow, injection, vlanHolder } = await load(tx, req.tenant, req.serial, "activate", req);
+        const plan = planActivation(onu, flow, injection, req, vlanHolder);
         if (plan.kind === "refuse") {
           await spend(tx, req.tenant, req.serial, "activate", plan.injection);
           return plan;

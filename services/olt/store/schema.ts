@@ -83,7 +83,12 @@ export const serviceFlows = schema.table(
   },
   // One flow per ONU: the simulated OLT carries one subscriber service per ONU.
   // (subscriber, tenant): see onus_number_on_port.
-  (t) => [primaryKey({ columns: [t.tenantId, t.serial] }), index("service_flows_subscriber").on(t.subscriberId, t.tenantId)],
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.serial] }),
+    index("service_flows_subscriber").on(t.subscriberId, t.tenantId),
+    // The OLT's check that a QinQ pair carries one subscriber's service.
+    index("service_flows_qinq_pair").on(t.tenantId, t.sVlan, t.cVlan).where(sql`${t.cVlan} is not null`),
+  ],
 );
 
 export const failureInjections = schema.table(

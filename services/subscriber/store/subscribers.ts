@@ -177,6 +177,29 @@ export async function lockStale(tx: Tx, before: Date, limit: number, tenants: re
 }
 
 /**
+ * Subscribers still provisioning whose profile step has not answered (neither a profile nor a
+ * skip) since `before`, locked as lockStale locks. Only those: a crowd waiting on a later step
+ * never hides them.
+ */
+export async function lockAwaitingProfile(tx: Tx, before: Date, limit: number, tenants: readonly string[] = []): Promise<SubscriberRow[]> {
+  const scope = tenants.length > 0 ? inArray(subscribers.tenantId, [...tenants]) : undefined;
+  return tx
+    .select()
+    .from(subscribers)
+    .where(
+      and(
+        eq(subscribers.status, "provisioning"),
+        lte(subscribers.lastProgressAt, before),
+        sql`not (${subscribers.skippedSteps} ? 'profile') and not coalesce(${subscribers.view}->'progress'->'succeeded' ? 'profile', false)`,
+        scope,
+      ),
+    )
+    .orderBy(asc(subscribers.lastProgressAt))
+    .limit(limit)
+    .for("update", { skipLocked: true });
+}
+
+/**
  * Subscribers with a suspend, resume or plan change in flight and no progress since `before` (of
  * `tenants`, or of every tenant), oldest first, locked (SKIP LOCKED: a row a handler holds is
  * left for later). A termination that already stalled (OrderFailed sent) waits for its retry.

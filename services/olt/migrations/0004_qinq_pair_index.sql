@@ -1,0 +1,1 @@
+CREATE INDEX "service_flows_qinq_pair" ON "olt"."service_flows" USING btree ("tenant_id","s_vlan","c_vlan") WHERE "olt"."service_flows"."c_vlan" is not null;
