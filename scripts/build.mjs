@@ -1,8 +1,8 @@
 // npm run build: compiles what runs (tsconfig.build.json: services, shared, schemas, scripts,
 // infra; not the tests) to dist/, mirroring the source tree, with source maps; then copies the
 // files the code reads beside its own module (import.meta.url): each service's drizzle
-// migrations and the Avro contract (schemas/**/*.avsc), and removes compiled files whose source
-// is gone. tsc is incremental (dist/.tsbuildinfo), so a rebuild compiles only what changed.
+// migrations, shared/access's, and the Avro contract (schemas/**/*.avsc), and removes compiled
+// files whose source is gone. tsc is incremental (dist/.tsbuildinfo), so a rebuild compiles only what changed.
 //   node scripts/build.mjs             always runs tsc (a no-op run takes about 2 s)
 //   node scripts/build.mjs --if-stale  returns at once when no source is newer than the last build
 // Plain JavaScript, so it runs on a bare `node` before anything is compiled.
@@ -45,9 +45,11 @@ if (compiled.status !== 0) {
 }
 
 // Assets: replaced wholesale, so a deleted migration or schema does not linger in dist/.
-for (const service of readdirSync(join(root, "services"))) {
-  const from = join(root, "services", service, "migrations");
-  const to = join(dist, "services", service, "migrations");
+// Migrations: each service's, and the shared access schema's (operator tokens).
+const migrationDirs = [...readdirSync(join(root, "services")).map((service) => join("services", service)), join("shared", "access")];
+for (const dir of migrationDirs) {
+  const from = join(root, dir, "migrations");
+  const to = join(dist, dir, "migrations");
   rmSync(to, { recursive: true, force: true });
   if (existsSync(from)) cpSync(from, to, { recursive: true });
 }

@@ -10,6 +10,7 @@ import { connectCrm, lifecycleOrder, provisionOrder, type Crm, type ProvisionOrd
 import { accountingStart, authenticate } from "./radclient.js";
 import { startFakeNas } from "./simulated-nas.js";
 import { addNas } from "../services/radius/store/store.js";
+import { createToken, migrateAccess } from "../shared/access/store.js";
 import { connect } from "../shared/db.js";
 import { servicePorts, startServices, type ServiceName } from "./run-services.js";
 import { setupTenants } from "./tenant-setup.js";
@@ -23,7 +24,10 @@ const tag = randomBytes(2).toString("hex").toUpperCase();
 const serial = (n: number) => `ALCL${tag}${String(n).padStart(4, "0")}`;
 
 const url = (s: ServiceName, path: string) => `http://127.0.0.1:${servicePorts[s]}${path}`;
-const getJson = async <T>(s: ServiceName, path: string, init?: RequestInit): Promise<T> => (await (await fetch(url(s, path), init)).json()) as T;
+/** The demo's operator token (npm run token -- create), for the services' routes. */
+let token = "";
+const authorized = (init: RequestInit = {}): RequestInit => ({ ...init, headers: { authorization: `Bearer ${token}` } });
+const getJson = async <T>(s: ServiceName, path: string, init?: RequestInit): Promise<T> => (await (await fetch(url(s, path), authorized(init))).json()) as T;
 
 const lines = {
   title: (s: string) => console.log(`\n\x1b[1m${s}\x1b[0m`),
@@ -103,6 +107,13 @@ async function main(): Promise<void> {
   lines.kv("pools", "100.64.0.0/20 (CGNAT), 2001:db8:ffff::/64, PD /56 from 2001:db8:100::/40, PD /60 from 2001:db8:200::/44");
   lines.kv("static pools", "203.0.113.8/29, 2001:db8:b0b::/64, PD /60 from 2001:db8:b0b:100::/56 (the business line's own ranges)");
   lines.kv("OLT", `olt-central-1 with ONUs ${serial(1)}, ${serial(2)}, ${serial(9)} (activation of ${serial(9)} fails)`);
+  await migrateAccess(config.DATABASE_URL);
+  {
+    const { sql, db } = connect(config.DATABASE_URL, { max: 1, application: "demo" });
+    const created = await createToken(db, { scope: { kind: "tenant", tenantId: tenant }, name: "demo", expiresAt: new Date(Date.now() + 86_400_000) }).finally(() => sql.end());
+    token = created.token;
+    lines.kv("operator token", `${created.record.id} for ${tenant}, a day (every route but /healthz and /readyz needs one: npm run token -- create --tenant ${tenant} --name you)`);
+  }
 
   mkdirSync(".stack/logs", { recursive: true });
   const log = createWriteStream(".stack/logs/demo-services.log", { flags: "a" });
@@ -135,7 +146,8 @@ async function main(): Promise<void> {
       console.log("  timeline:");
       for (const t of doc.timeline) console.log(`    ${new Date(t.at).toISOString().slice(11, 23)}  ${t.event_type.padEnd(33)} ${t.summary}`);
       if (outcome.type === "OrderCompleted" && c.order.connection_type === "ftth") {
-        const creds = await getJson<{ username: string; password: string }>("radius", `/tenants/${tenant}/subscribers/${subscriberId}/radius-credentials`, { method: "POST" });
+        // The account's first password, which the radius service gives out once (then 410 Gone).
+        const creds = await getJson<{ username: string; password: string }>("radius", `/tenants/${tenant}/subscribers/${subscriberId}/radius-credentials`);
         const answer = await authenticate(creds.username, creds.password);
         provisioned.push({ subscriberId, username: creds.username, password: creds.password, ip: answer.attributes["Framed-IP-Address"] ?? "" });
         lines.kv("FreeRADIUS", `${answer.code} for ${creds.username}`);
@@ -247,7 +259,7 @@ async function statusReader() {
 async function documentSettled(subscriberId: string, status?: string): Promise<Doc> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const res = await fetch(url("projection", `/tenants/${tenant}/subscribers/${subscriberId}/service-metadata`));
+    const res = await fetch(url("projection", `/tenants/${tenant}/subscribers/${subscriberId}/service-metadata`), authorized());
     if (res.status === 200) {
       const doc = (await res.json()) as Doc;
       if (!status || doc.status === status || Date.now() > deadline) {

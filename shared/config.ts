@@ -49,6 +49,8 @@ export const baseConfigSchema = z.object({
   STATE_MAX_DEFERRED: int(0, 1_000_000).default(20_000),
   /** How long the group waits for a silent consumer (a crashed process) before giving its partitions away. */
   KAFKA_SESSION_TIMEOUT_MS: int(6_000, 300_000).default(30_000),
+  /** How long a service trusts what it read of an operator token: a revocation takes effect within this. */
+  ACCESS_TOKEN_CACHE_MS: int(0, 60_000).default(5_000),
   /** Suffix for consumer group ids, so a test run can use fresh groups. */
   KAFKA_GROUP_SUFFIX: z.string().default(""),
 });

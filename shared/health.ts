@@ -1,5 +1,6 @@
 // /healthz: the process is alive. /readyz: every readiness check passes (consumer joined its
-// group, PostgreSQL answers, ...). Both answer JSON so an operator sees which check failed.
+// group, PostgreSQL answers, ...). Both answer JSON so an operator sees which check failed, and
+// both are open: every other path goes to `routes`, which in a service checks the operator token.
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -11,7 +12,14 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export type RouteHandler = (req: IncomingMessage, url: URL) => Promise<{ status: number; body: unknown } | undefined>;
+export interface Reply {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Everything but /healthz and /readyz: in a service, the token check and then its routes (shared/access/guard.ts). */
+export type RouteHandler = (req: IncomingMessage, url: URL) => Promise<Reply | undefined>;
 
 export async function startHealthServer(
   host: string,
@@ -23,8 +31,8 @@ export async function startHealthServer(
 ): Promise<HealthServer> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://local");
-    const reply = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
+    const reply = (status: number, body: unknown, headers: Readonly<Record<string, string>> = {}) => {
+      res.writeHead(status, { ...headers, "content-type": "application/json" });
       res.end(JSON.stringify(body));
     };
     void (async () => {
@@ -42,7 +50,7 @@ export async function startHealthServer(
         return reply(ok ? 200 : 503, { status: ok ? "ready" : "not ready", checks: results, ...detail?.() });
       }
       const routed = routes ? await routes(req, url) : undefined;
-      if (routed) return reply(routed.status, routed.body);
+      if (routed) return reply(routed.status, routed.body, routed.headers);
       return reply(404, { error: "not found" });
     })().catch((err: unknown) => reply(500, { error: String(err) }));
   });

@@ -1,9 +1,12 @@
 // Wires one service: config, logging, PostgreSQL and its migrations, the registry codec, the
-// idempotent producer, the outbox relay, the consumer runner and the health endpoints; and shuts
-// them down in the order that loses nothing on SIGTERM / SIGINT.
+// idempotent producer, the outbox relay, the consumer runner, the health endpoints and its routes
+// behind the operator-token check; and shuts them down in the order that loses nothing on
+// SIGTERM / SIGINT.
 import type { Kafka, Producer } from "kafkajs";
 import type { z } from "zod";
 import { loadCatalog, type Catalog } from "../schemas/catalog.js";
+import { authenticator, guardRoutes, tokenCache, type ApiRoutes } from "./access/guard.js";
+import { findToken, migrateAccess } from "./access/store.js";
 import { createCodec, type Codec } from "./codec.js";
 import { loadConfig, type BaseConfig } from "./config.js";
 import { startConsumer, type BatchReactor, type RunningConsumer } from "./consumer.js";
@@ -44,7 +47,8 @@ export interface ServiceDefinition<S extends z.ZodRawShape> {
   readonly config: S;
   /** How the service reacts to a batch of one partition (shared/reactor.ts builds these). */
   readonly reactor: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => BatchReactor;
-  readonly routes?: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => RouteHandler;
+  /** The service's HTTP routes; every request reaches them only with a valid operator token (shared/access). */
+  readonly routes?: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => ApiRoutes;
   /** Work that runs beside the consumer (e.g. a deadline sweep); stopped before the consumer. */
   readonly background?: (deps: ServiceDeps<BaseConfig & z.infer<z.ZodObject<S>>>) => { stop(): Promise<void> };
 }
@@ -140,7 +144,10 @@ export async function runService<S extends z.ZodRawShape>(
     await sql.end({ timeout: 1 });
   };
   try {
-    await untilAvailable("migrations_ms", "postgres", () => migrateSchema(config.DATABASE_URL, def.tables.schema.schemaName ?? def.name, def.migrationsFolder));
+    await untilAvailable("migrations_ms", "postgres", async () => {
+      await migrateSchema(config.DATABASE_URL, def.tables.schema.schemaName ?? def.name, def.migrationsFolder);
+      await migrateAccess(config.DATABASE_URL); // the operator tokens every service checks
+    });
     // The inbox, outbox and state tables churn: without autovacuum their reads slow down by the day.
     const [vacuum] = await sql<{ autovacuum: string }[]>`show autovacuum`;
     if (vacuum?.autovacuum !== "on") logger.warn("PostgreSQL has autovacuum off: this service's inbox, outbox and state tables will bloat and its reads slow down; turn autovacuum on");
@@ -191,7 +198,8 @@ export async function runService<S extends z.ZodRawShape>(
     throw err;
   });
   live.consumer = running;
-  live.routes = def.routes?.(deps);
+  const tokens = tokenCache((id) => findToken(sql, id), { ttlMs: config.ACCESS_TOKEN_CACHE_MS });
+  live.routes = guardRoutes(def.routes?.(deps), authenticator(tokens), logger);
   waitingFor = undefined;
   const background = def.background?.(deps);
   logger.info({ http: `${config.HTTP_HOST}:${health.port}`, consumes: def.consumes, ...startup }, "service started");

@@ -1,6 +1,7 @@
 // The ipam service: consumes the lifecycle topic, reacts to the events listed in handler.ts,
 // and serves its pools read-only over HTTP (GET /tenants/:tenant/pools).
 import { fileURLToPath } from "node:url";
+import { tenantRoutes } from "../../shared/access/tenant-routes.js";
 import type { ServiceDefinition } from "../../shared/service.js";
 import { topics } from "../../shared/topics.js";
 import { reactor } from "./handler.js";
@@ -17,10 +18,8 @@ export function definition(): ServiceDefinition<Record<string, never>> {
     consumes: [topics.lifecycle],
     config: {},
     reactor,
-    routes: (deps) => async (req, url) => {
-      const m = /^\/tenants\/([^/]+)\/pools$/.exec(url.pathname);
-      if (!m || req.method !== "GET") return undefined;
-      return { status: 200, body: { pools: await listPools(deps.db, decodeURIComponent(m[1] ?? "")) } };
-    },
+    // A tenant the caller's token does not cover answers 404, as an unknown path does.
+    routes: (deps) =>
+      tenantRoutes([{ method: "GET", path: /^\/pools$/, notFound: "not found", handle: async ({ tenant }) => ({ status: 200, body: { pools: await listPools(deps.db, tenant) } }) }]),
   };
 }

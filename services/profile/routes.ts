@@ -1,10 +1,12 @@
 // HTTP: GET /tenants/:tenant/subscribers/:id/network-profile[?include_deleted=true]. Another
-// tenant's subscriber answers 404, exactly like one that does not exist.
+// tenant's subscriber, or a tenant the caller's token does not cover, answers 404, exactly like
+// one that does not exist.
+import type { ApiRoutes } from "../../shared/access/guard.js";
+import { tenantRoutes } from "../../shared/access/tenant-routes.js";
 import type { Db } from "../../shared/db.js";
-import type { RouteHandler } from "../../shared/health.js";
 import { configOf, getBySubscriber, type ProfileRow } from "./store/profiles.js";
 
-const path = /^\/tenants\/([^/]+)\/subscribers\/([^/]+)\/network-profile\/?$/;
+const notFound = "network profile not found";
 
 export const profileBody = (r: ProfileRow) => ({
   network_profile_id: r.id,
@@ -17,13 +19,17 @@ export const profileBody = (r: ProfileRow) => ({
   deleted_at: r.deletedAt?.toISOString() ?? null,
 });
 
-export function profileRoutes(db: Db): RouteHandler {
-  return async (req, url) => {
-    const m = path.exec(url.pathname);
-    if (!m) return undefined;
-    if (req.method !== "GET") return { status: 405, body: { error: "method not allowed" } };
-    const includeDeleted = url.searchParams.get("include_deleted") === "true";
-    const row = await getBySubscriber(db, decodeURIComponent(m[1] ?? ""), decodeURIComponent(m[2] ?? ""), { includeDeleted });
-    return row ? { status: 200, body: profileBody(row) } : { status: 404, body: { error: "network profile not found" } };
-  };
+export function profileRoutes(db: Db): ApiRoutes {
+  return tenantRoutes([
+    {
+      method: "GET",
+      path: /^\/subscribers\/([^/]+)\/network-profile\/?$/,
+      notFound,
+      handle: async ({ tenant, params: [subscriberId = ""], url }) => {
+        const includeDeleted = url.searchParams.get("include_deleted") === "true";
+        const row = await getBySubscriber(db, tenant, subscriberId, { includeDeleted });
+        return row ? { status: 200, body: profileBody(row) } : { status: 404, body: { error: notFound } };
+      },
+    },
+  ]);
 }

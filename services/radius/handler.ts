@@ -172,8 +172,9 @@ async function react(
         out.push(...decision.events.map((m) => ({ message: m })));
         break;
       case "create": {
-        const { check } = newCredential(); // the first password is never shown: the operator rotates it over the admin route
-        await store.createAccount(tx, { tenantId, subscriberId, username: decision.username, planGroup: decision.planGroup, check, reply: decision.reply });
+        // The first password is held (never logged, never in an event) until an operator retrieves it once over the admin route.
+        const { check, password: firstPassword } = newCredential();
+        await store.createAccount(tx, { tenantId, subscriberId, username: decision.username, planGroup: decision.planGroup, check, firstPassword, reply: decision.reply });
         account = { username: decision.username, status: "active", planGroup: decision.planGroup };
         const { fields, msg } = describeAccount(decision.username, view.network, message.data.ips);
         log.info({ ...fields, plan_group: decision.planGroup, ipv6_mode: view.network.ipv6_assignment_mode, bandwidth_mbps: view.bandwidth_mbps }, msg);

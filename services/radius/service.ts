@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import type { ServiceDefinition } from "../../shared/service.js";
 import { startDispatcher } from "./dispatcher.js";
+import { startFirstPasswordExpiry } from "./first-password-expiry.js";
 import { topics } from "../../shared/topics.js";
 import { radiusReactor } from "./handler.js";
 import { radiusRoutes } from "./routes.js";
@@ -20,6 +21,8 @@ const config = {
   COA_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(256),
   /** How long a claim lasts before another dispatcher may take the request; default COA_ATTEMPTS × COA_TIMEOUT_MS + 15 s. */
   COA_LEASE_MS: z.coerce.number().int().positive().optional(),
+  /** How long an account's first password is held in clear for its one retrieval (default 7 days). */
+  FIRST_PASSWORD_TTL_MS: z.coerce.number().int().min(1_000).default(7 * 24 * 3_600_000),
 };
 
 export function definition(): ServiceDefinition<typeof config> {
@@ -33,9 +36,16 @@ export function definition(): ServiceDefinition<typeof config> {
     config,
     reactor: (deps) => radiusReactor(deps, () => dispatcher?.wake()),
     background: (deps) => {
-      dispatcher = startDispatcher(deps, deps.config);
-      return dispatcher;
+      const running = startDispatcher(deps, deps.config);
+      dispatcher = running;
+      const expiry = startFirstPasswordExpiry(deps, deps.config.FIRST_PASSWORD_TTL_MS);
+      return {
+        async stop() {
+          await expiry.stop();
+          await running.stop();
+        },
+      };
     },
-    routes: (deps) => radiusRoutes(deps),
+    routes: (deps) => radiusRoutes(deps, deps.config.FIRST_PASSWORD_TTL_MS),
   };
 }

@@ -14,11 +14,13 @@ import { addNas } from "../../services/radius/store/store.js";
 import { runId, testEnv } from "../support/env.js";
 import { startFakeNas } from "../../scripts/simulated-nas.js";
 import { getJson, startAll } from "../support/services.js";
+import { tokenFor } from "../support/tokens.js";
 import { watch, type Watch } from "../support/watch.js";
 
 const run = runId();
 const tenant = `life-${run}`;
 const nasSecret = `nas-${run}`;
+let token: string;
 const { sql, db } = connect(testEnv.DATABASE_URL);
 let services: Awaited<ReturnType<typeof startAll>>;
 let crm: Crm;
@@ -56,6 +58,7 @@ const order = (n: number, over: Partial<ProvisionOrder> = {}): ProvisionOrder =>
 });
 
 beforeAll(async () => {
+  token = await tokenFor(tenant);
   nas = await startFakeNas(nasSecret);
   await setupTenants(testEnv.DATABASE_URL, [
     {
@@ -90,7 +93,7 @@ it("provision, suspend, resume, plan change and terminate one subscriber; the sa
   expect(provisioned.type).toBe("OrderCompleted");
   const id = (provisioned as Message<"OrderCompleted">).data.subscriber_id;
   const ip = (await lifecycle.waitForType(id, "IpAllocated")).data.ips.ipv4 ?? "";
-  const creds = await getJson<{ username: string; password: string }>("radius", `/tenants/${tenant}/subscribers/${id}/radius-credentials`, { method: "POST" });
+  const creds = await getJson<{ username: string; password: string }>("radius", `/tenants/${tenant}/subscribers/${id}/radius-credentials`, token);
   const user = creds.body.username;
   expect((await authenticate(user, creds.body.password)).code).toBe("Access-Accept");
   await accountingStart(user, `sess-${run}`, ip); // the BNG opens the session
@@ -135,12 +138,13 @@ it("provision, suspend, resume, plan change and terminate one subscriber; the sa
   const profile = await getJson<{ deleted_at: string | null; service_vlan: number; inner_vlan: number; static_ipv4: string; circuit_id: string; remote_id: string; option82_policy: string }>(
     "profile",
     `/tenants/${tenant}/subscribers/${id}/network-profile?include_deleted=true`,
+    token,
   );
   expect(profile.body).toMatchObject({ service_vlan: 120, inner_vlan: 1201, static_ipv4: ip, circuit_id: "OLT1/1/1/7:1", remote_id: "CPE-1", option82_policy: "log" });
   expect(profile.body.deleted_at).not.toBeNull();
   expect(await db.select().from(allocations).where(and(eq(allocations.tenantId, tenant), eq(allocations.subscriberId, id)))).toEqual([]);
   await expect
-    .poll(async () => (await getJson<{ status: string }>("projection", `/tenants/${tenant}/subscribers/${id}/service-metadata`)).body.status, { timeout: 30_000 })
+    .poll(async () => (await getJson<{ status: string }>("projection", `/tenants/${tenant}/subscribers/${id}/service-metadata`, token)).body.status, { timeout: 30_000 })
     .toBe("terminated");
 
   // Any order for the archived subscriber is rejected.

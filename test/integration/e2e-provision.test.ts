@@ -14,10 +14,12 @@ import { radcheck, radreply } from "../../services/radius/store/schema.js";
 import { runId, testEnv } from "../support/env.js";
 import { authenticate } from "../../scripts/radclient.js";
 import { getJson, startAll } from "../support/services.js";
+import { tokenFor } from "../support/tokens.js";
 import { watch, type Watch } from "../support/watch.js";
 
 const run = runId();
 const tenant = `isp-${run}`;
+let token: string;
 const { sql, db } = connect(testEnv.DATABASE_URL);
 let services: Awaited<ReturnType<typeof startAll>>;
 let crm: Crm;
@@ -109,7 +111,7 @@ async function documentOf(subscriberId: string, wanted: string): Promise<Doc> {
   await expect
     .poll(
       async () => {
-        last = await getJson<Doc>("projection", `/tenants/${tenant}/subscribers/${subscriberId}/service-metadata`);
+        last = await getJson<Doc>("projection", `/tenants/${tenant}/subscribers/${subscriberId}/service-metadata`, token);
         return last.status === 200 ? last.body.status : `http ${last.status}`;
       },
       { timeout: 30_000, interval: 200 },
@@ -122,6 +124,7 @@ const typesOf = (subscriberId: string) => lifecycle.about(subscriberId).map((m) 
 
 beforeAll(async () => {
   await setupTenants(testEnv.DATABASE_URL, [spec]);
+  token = await tokenFor(tenant);
   services = await startAll();
   crm = await connectCrm(testEnv);
   status = await watch(topics.orderStatus);
@@ -171,12 +174,13 @@ describe("provisioning through every service", () => {
     const profile = await getJson<{ static_ipv4: string | null; static_ipv6: string | null; delegated_ipv6_prefix: string | null }>(
       "profile",
       `/tenants/${tenant}/subscribers/${dualStack}/network-profile`,
+      token,
     );
     expect(profile.status).toBe(200);
     expect(profile.body).toMatchObject({ static_ipv4: ip.data.ips.ipv4, static_ipv6: ip.data.ips.ipv6, delegated_ipv6_prefix: ip.data.ips.ipv6_prefix });
 
     // FreeRADIUS authenticates the subscriber and hands out the allocated addresses and both VLAN tags.
-    const creds = await getJson<{ username: string; password: string }>("radius", `/tenants/${tenant}/subscribers/${dualStack}/radius-credentials`, { method: "POST" });
+    const creds = await getJson<{ username: string; password: string }>("radius", `/tenants/${tenant}/subscribers/${dualStack}/radius-credentials`, token);
     expect(creds.status).toBe(200);
     const answer = await authenticate(creds.body.username, creds.body.password);
     expect(answer.code).toBe("Access-Accept");
@@ -269,9 +273,9 @@ describe("a failure at a step rolls back every earlier step", () => {
       expect(undone).toEqual(expected);
 
       // Profile soft-deleted (kept for audit), IPs back in the pool, RADIUS rows gone, ONU deactivated.
-      const hidden = await getJson("profile", `/tenants/${tenant}/subscribers/${id}/network-profile`);
+      const hidden = await getJson("profile", `/tenants/${tenant}/subscribers/${id}/network-profile`, token);
       expect(hidden.status).toBe(404);
-      const kept = await getJson<{ deleted_at: string | null; service_vlan: number }>("profile", `/tenants/${tenant}/subscribers/${id}/network-profile?include_deleted=true`);
+      const kept = await getJson<{ deleted_at: string | null; service_vlan: number }>("profile", `/tenants/${tenant}/subscribers/${id}/network-profile?include_deleted=true`, token);
       expect(kept.body.deleted_at).not.toBeNull();
       expect(kept.body.service_vlan).toBe(100);
       expect(await db.select().from(allocations).where(and(eq(allocations.tenantId, tenant), eq(allocations.subscriberId, id)))).toEqual([]);

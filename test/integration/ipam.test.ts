@@ -13,6 +13,7 @@ import { outbox, pools } from "../../services/ipam/store/schema.js";
 import { committedPast } from "../support/consumed.js";
 import { runId, testEnv } from "../support/env.js";
 import { testKafka } from "../support/kafka.js";
+import { fetchAs, tokenFor } from "../support/tokens.js";
 import { watch, type Watch } from "../support/watch.js";
 import { event, network, profileCreated, profileSkipped, publish } from "./ipam.fixture.js";
 
@@ -241,7 +242,7 @@ describe("delivery", () => {
 
   it("serves the tenant's pools with used and free counts over HTTP", async () => {
     const tenant = await tenantWith("http", v4("100.64.0.0/24", { gateway: "100.64.0.1", reserve: ["100.64.0.2-100.64.0.9"] }));
-    const res = await fetch(`http://127.0.0.1:${service.health.port}/tenants/${tenant}/pools`);
+    const res = await fetchAs(await tokenFor(tenant), `http://127.0.0.1:${service.health.port}/tenants/${tenant}/pools`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       pools: [{ name: "v4", kind: "ipv4", cidr: "100.64.0.0/24", gateway: "100.64.0.1", delegated_length: null, is_default: true, usage: "both", reserved: ["gateway 100.64.0.1", "100.64.0.2-100.64.0.9"], capacity: "245", used: 0, free: "245" }],

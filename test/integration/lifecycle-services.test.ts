@@ -20,6 +20,7 @@ import { definition as projectionDefinition } from "../../services/projection/se
 import * as olt from "../../services/olt/store/schema.js";
 import { committedPast } from "../support/consumed.js";
 import { runId, testEnv } from "../support/env.js";
+import { fetchAs, tokenFor } from "../support/tokens.js";
 import { watch, type Watch } from "../support/watch.js";
 import { disconnectProducer, eventually, freshIds, lifecycle, network, produce, subscriberCreated, type Ids } from "./olt-billing.fixture.js";
 
@@ -35,8 +36,10 @@ const option82 = { circuit_id: "OLT1/1/1/1:7", remote_id: "CPE-7" };
 /** The order and radius events the test plays, for one subscriber. */
 const ev = <K extends EventName>(ids: Ids, type: K, data: EventData<K>, producer = "test") => lifecycle(ids, type, data, producer);
 
+let token: string;
+
 async function httpJson(service: RunningService, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`http://127.0.0.1:${service.health.port}${path}`);
+  const res = await fetchAs(token, `http://127.0.0.1:${service.health.port}${path}`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -68,6 +71,7 @@ async function waitForStatus(ids: Ids, status: string): Promise<Record<string, u
 }
 
 beforeAll(async () => {
+  token = await tokenFor(tenant);
   topic = await watch(topics.lifecycle);
   profile = await runService(profileDefinition(), { ...testEnv });
   projectionService = await runService(projectionDefinition(), { ...testEnv });

@@ -13,6 +13,7 @@ import { definition } from "../../services/profile/service.js";
 import { getBySubscriber, softDelete, upsertProfile, writebackIps } from "../../services/profile/store/profiles.js";
 import { runId, testEnv } from "../support/env.js";
 import { testKafka } from "../support/kafka.js";
+import { fetchAs, tokenFor } from "../support/tokens.js";
 import { testCodec, watch, type Watch } from "../support/watch.js";
 import { network as storyNetwork } from "../support/story.js";
 
@@ -67,12 +68,14 @@ const sub = (n: string) => `sub-${run}-${n}`;
 // A VLAN pair of this run only, so no other run's live profile holds it.
 const vlanBase = 1 + (parseInt(run.slice(-4), 16) % 3000);
 
-const http = async (path: string) => {
-  const res = await fetch(`http://127.0.0.1:${service.health.port}${path}`);
+let token: string;
+const http = async (path: string, as = token) => {
+  const res = await fetchAs(as, `http://127.0.0.1:${service.health.port}${path}`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 
 beforeAll(async () => {
+  token = await tokenFor(tenant);
   await producer.connect();
   lifecycle = await watch(topics.lifecycle);
   service = await runService(definition(), { ...testEnv });
@@ -140,8 +143,13 @@ describe("network profile store", () => {
     expect(await writebackIps(db, otherTenant, sub("store-iso"), { static_ipv4: "1.2.3.4", static_ipv6: null, delegated_ipv6_prefix: null })).toBeNull();
     expect(await softDelete(db, otherTenant, sub("store-iso"))).toBeNull();
     expect(await getBySubscriber(db, tenant, sub("store-iso"))).toMatchObject({ staticIpv4: null, deletedAt: null });
-    expect((await http(`/tenants/${otherTenant}/subscribers/${sub("store-iso")}/network-profile`)).status).toBe(404);
+    const otherToken = await tokenFor(otherTenant);
+    expect((await http(`/tenants/${otherTenant}/subscribers/${sub("store-iso")}/network-profile`, otherToken)).status).toBe(404);
     expect((await http(`/tenants/${tenant}/subscribers/${sub("store-iso")}/network-profile`)).status).toBe(200);
+    // The other tenant's token gets exactly what a profile that does not exist gets.
+    const missing = await http(`/tenants/${tenant}/subscribers/${sub("nobody")}/network-profile`);
+    expect(missing.status).toBe(404);
+    expect(await http(`/tenants/${tenant}/subscribers/${sub("store-iso")}/network-profile`, otherToken)).toEqual(missing);
   });
 });
 

@@ -13,6 +13,7 @@ import { resetForReplay } from "../../services/projection/replay.js";
 import { definition } from "../../services/projection/service.js";
 import { runId, testEnv } from "../support/env.js";
 import { testKafka } from "../support/kafka.js";
+import { fetchAs, tokenFor } from "../support/tokens.js";
 import { testCodec, watch, type Watch } from "../support/watch.js";
 
 const run = runId();
@@ -87,8 +88,9 @@ async function publish(...messages: Message[]): Promise<void> {
   }
 }
 
-const http = async (path: string) => {
-  const res = await fetch(`http://127.0.0.1:${service.health.port}${path}`);
+let token: string;
+const http = async (path: string, as = token) => {
+  const res = await fetchAs(as, `http://127.0.0.1:${service.health.port}${path}`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 
@@ -97,6 +99,7 @@ const snapshotsOf = (id: string) => snapshots.about(id).filter((m): m is Message
 const waitForStatus = (id: string, status: string) => snapshots.waitFor(id, (ms) => ms.some((m) => statusOf(m) === status));
 
 beforeAll(async () => {
+  token = await tokenFor(tenant);
   await producer.connect();
   snapshots = await watch(topics.serviceMetadata);
   service = await runService(definition(), { ...testEnv });
@@ -200,12 +203,19 @@ describe("projection", () => {
   });
 
   it("answers 404 for another tenant's subscriber and lists a tenant's subscribers by status", async () => {
-    expect((await http(`/tenants/t-${run}-other/subscribers/${active}/service-metadata`)).status).toBe(404);
+    const other = `t-${run}-other`;
+    const otherToken = await tokenFor(other);
+    expect((await http(`/tenants/${other}/subscribers/${active}/service-metadata`, otherToken)).status).toBe(404);
     expect((await http(`/tenants/${tenant}/subscribers/sub-${run}-nobody/service-metadata`)).status).toBe(404);
     const ids = (body: Record<string, unknown>) => (body.items as { subscriber_id: string }[]).map((i) => i.subscriber_id);
     expect(ids((await http(`/tenants/${tenant}/subscribers`)).body).sort()).toEqual([active, `sub-${run}-degraded`, `sub-${run}-rolledback`].sort());
     expect(ids((await http(`/tenants/${tenant}/subscribers?status=rolled_back`)).body)).toEqual([`sub-${run}-rolledback`]);
-    expect(ids((await http(`/tenants/t-${run}-other/subscribers`)).body)).toEqual([]);
+    expect(ids((await http(`/tenants/${other}/subscribers`, otherToken)).body)).toEqual([]);
+    // A token of one tenant cannot read, or enumerate, another's.
+    const notFound = await http(`/tenants/${tenant}/subscribers/sub-${run}-nobody/service-metadata`);
+    expect(await http(`/tenants/${tenant}/subscribers/${active}/service-metadata`, otherToken)).toEqual(notFound);
+    expect(await http(`/tenants/${tenant}/subscribers`, otherToken)).toEqual(notFound);
+    expect(await http(`/tenants/${tenant}/subscribers?status=active`, otherToken)).toEqual(notFound);
     expect((await http(`/tenants/${tenant}/subscribers?status=bogus`)).status).toBe(400);
   });
 

@@ -15,6 +15,7 @@ import { accountingStart as radiusAccountingStart, authenticate } from "../../sc
 import { startFakeNas, type Received } from "../../scripts/simulated-nas.js";
 import { runId, testEnv } from "../support/env.js";
 import { testKafka } from "../support/kafka.js";
+import { fetchAs, tokenFor } from "../support/tokens.js";
 import { testCodec, watch, type Watch } from "../support/watch.js";
 import { network as storyNetwork } from "../support/story.js";
 
@@ -87,10 +88,11 @@ const resumeRequested = (sub: Sub) => event(sub, "SubscriberResumeRequested", { 
 const planChangeRequested = (sub: Sub, planId: string) =>
   event(sub, "SubscriberPlanChangeRequested", { order_id: `${sub.order}-m-${runId()}`, service_plan_id: planId, bandwidth_mbps: 500, effective_date: "2026-12-01" });
 
-/** Provisions `sub` (account created), rotates its password and opens a session through FreeRADIUS accounting. */
+/** Provisions `sub` (account created), retrieves its first password and opens a session through FreeRADIUS accounting. */
 async function provision(sub: Sub): Promise<string> {
   await createAccount(sub);
-  const res = await fetch(`http://127.0.0.1:${service.health.port}/tenants/${encodeURIComponent(sub.tenant)}/subscribers/${encodeURIComponent(sub.id)}/radius-credentials`, { method: "POST" });
+  const path = `/tenants/${encodeURIComponent(sub.tenant)}/subscribers/${encodeURIComponent(sub.id)}/radius-credentials`;
+  const res = await fetchAs(await tokenFor(sub.tenant), `http://127.0.0.1:${service.health.port}${path}`);
   const { password } = (await res.json()) as { password: string };
   await accountingStart(sub);
   return password;

@@ -8,12 +8,13 @@ import { connect } from "../../shared/db.js";
 import { runService, type RunningService } from "../../shared/service.js";
 import { dlqTopic, topics } from "../../shared/topics.js";
 import { definition } from "../../services/radius/service.js";
-import { accounts, radcheck, radreply, radusergroup } from "../../services/radius/store/schema.js";
-import { setPlan } from "../../services/radius/store/store.js";
+import { accounts, firstPasswords, radcheck, radreply, radusergroup } from "../../services/radius/store/schema.js";
+import { expireFirstPasswords, setPlan } from "../../services/radius/store/store.js";
 import { authenticate } from "../../scripts/radclient.js";
 import { committedPast, rememberSent } from "../support/consumed.js";
 import { runId, testEnv } from "../support/env.js";
 import { collector, header, testKafka, waitUntil } from "../support/kafka.js";
+import { fetchAs, tokenFor } from "../support/tokens.js";
 import { testCodec, watch, type Watch } from "../support/watch.js";
 import { network as storyNetwork } from "../support/story.js";
 
@@ -95,14 +96,38 @@ async function publish(...messages: Message[]): Promise<void> {
 /** Waits until the service has handled `m`: its group committed past it. */
 const consumed = (m: Message) => waitUntil(() => committedPast("radius", m), 60_000, () => `radius to consume ${m.type} ${m.meta.event_id}`);
 
-// ---- the admin route and a RADIUS client --------------------------------------------------------
+// ---- the admin routes and a RADIUS client -------------------------------------------------------
 
-async function rotate(sub: Sub, asTenant = sub.tenant): Promise<{ status: number; body: { username?: string; password?: string } }> {
-  const res = await fetch(`http://127.0.0.1:${service.health.port}/tenants/${encodeURIComponent(asTenant)}/subscribers/${encodeURIComponent(sub.id)}/radius-credentials`, { method: "POST" });
-  const body = (await res.json()) as { username?: string; password?: string };
+/** One operator token per tenant of this run. */
+const tokens = new Map<string, string>();
+const tokenOf = async (t: string): Promise<string> => {
+  if (!tokens.has(t)) tokens.set(t, await tokenFor(t));
+  return tokens.get(t) ?? "";
+};
+
+type Answer = { status: number; body: { username?: string; password?: string; error?: string; reason?: string | null } };
+
+async function credentials(sub: Sub, method: "GET" | "POST", suffix: string, asTenant: string): Promise<Answer> {
+  const path = `/tenants/${encodeURIComponent(sub.tenant)}/subscribers/${encodeURIComponent(sub.id)}/radius-credentials${suffix}`;
+  const res = await fetchAs(await tokenOf(asTenant), `http://127.0.0.1:${service.health.port}${path}`, { method });
+  const body = (await res.json()) as Answer["body"];
   if (body.password) passwords.push(body.password);
   return { status: res.status, body };
 }
+
+/** GET .../radius-credentials: the account's first password, once. */
+const firstPassword = (sub: Sub, asTenant = sub.tenant) => credentials(sub, "GET", "", asTenant);
+/** POST .../radius-credentials/rotate: a new password. */
+const rotate = (sub: Sub, asTenant = sub.tenant) => credentials(sub, "POST", "/rotate", asTenant);
+
+/** An account for `sub`, from its SubscriberCreated and IpAllocated. */
+async function accountFor(sub: Sub, ipv4: string): Promise<void> {
+  await publish(subscriberCreated(sub, network({ service_vlan: 100 })), ipAllocated(sub, { ipv4, ipv6: null, ipv6_prefix: null, source: "dynamic" }));
+  await lifecycle.waitForType(sub.id, "RadiusAccountCreated");
+}
+
+const firstPasswordRow = async (sub: Sub) =>
+  (await db.select().from(firstPasswords).where(and(eq(firstPasswords.tenantId, sub.tenant), eq(firstPasswords.subscriberId, sub.id))))[0];
 
 const rowsOf = async (username: string) => ({
   check: await db.select().from(radcheck).where(eq(radcheck.username, username)),
@@ -142,7 +167,8 @@ describe("radius service", () => {
     expect(created.data).toEqual({ username: a.username, plan_group: `${tenant}:${plan}` });
     expect(created.meta).toMatchObject({ tenant_id: tenant, correlation_id: a.order, causation_id: trigger.meta.event_id, producer: "radius" });
 
-    const { status, body } = await rotate(a);
+    // The first password, generated with the account, is the one FreeRADIUS accepts.
+    const { status, body } = await firstPassword(a);
     expect(status).toBe(200);
     expect(body.username).toBe(a.username);
     expect(body.password).toMatch(/^[A-Za-z0-9_-]{24}$/);
@@ -175,6 +201,40 @@ describe("radius service", () => {
     expect(check[0]?.value).not.toContain(body.password);
   });
 
+  it("the first password is given once: a second retrieval answers 410 Gone with no password, and it is not kept", async () => {
+    const again = await firstPassword(a);
+    expect(again.status).toBe(410);
+    expect(again.body).toMatchObject({ username: a.username, reason: "retrieved" });
+    expect(again.body.error).toContain("radius-credentials/rotate");
+    expect(again.body.password).toBeUndefined();
+    expect(await firstPasswordRow(a)).toMatchObject({ password: null, goneReason: "retrieved", retrievedBy: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    // The old way (POST on the credentials) is no longer a rotation.
+    expect((await credentials(a, "POST", "", a.tenant)).status).toBe(405);
+  });
+
+  it("a first password past FIRST_PASSWORD_TTL_MS is emptied, by the route or by the expiry sweep (410 expired)", async () => {
+    const [late, swept] = [newSub(), newSub()];
+    await accountFor(late, "100.64.12.40");
+    await accountFor(swept, "100.64.12.41");
+    const week = 7 * 24 * 3_600_000;
+    for (const s of [late, swept]) {
+      await db.update(firstPasswords).set({ createdAt: new Date(Date.now() - week - 60_000) }).where(and(eq(firstPasswords.tenantId, s.tenant), eq(firstPasswords.subscriberId, s.id)));
+    }
+    expect(await firstPassword(late)).toMatchObject({ status: 410, body: { reason: "expired" } });
+    await expireFirstPasswords(db, week); // what the service's sweep runs every minute (another radius process may have run it first)
+    expect(await firstPasswordRow(swept)).toMatchObject({ password: null, goneReason: "expired" });
+    expect(await firstPassword(swept)).toMatchObject({ status: 410, body: { reason: "expired" } });
+  });
+
+  it("a rotation before the first retrieval drops the first password (410 rotated)", async () => {
+    const r = newSub();
+    await accountFor(r, "100.64.12.42");
+    const rotated = await rotate(r);
+    expect(rotated.status).toBe(200);
+    expect(await firstPassword(r)).toMatchObject({ status: 410, body: { reason: "rotated" } });
+    expect((await authenticate(r.username, rotated.body.password ?? "")).code).toBe("Access-Accept");
+  });
+
   it("rotating the credentials invalidates the previous password", async () => {
     const first = (await rotate(a)).body.password ?? "";
     const second = (await rotate(a)).body.password ?? "";
@@ -183,11 +243,19 @@ describe("radius service", () => {
     expect((await authenticate(a.username, second)).code).toBe("Access-Accept");
   });
 
-  it("another tenant cannot read or rotate the subscriber's credentials (404)", async () => {
-    const { status, body } = await rotate(a, otherTenant);
-    expect(status).toBe(404);
-    expect(body.password).toBeUndefined();
-    expect((await rotate(newSub())).status).toBe(404); // no account at all
+  it("another tenant's token can neither read nor rotate the subscriber's credentials: 404, as for no account", async () => {
+    const f = newSub();
+    await accountFor(f, "100.64.12.43");
+    const none = newSub();
+    const noAccount = await firstPassword(none);
+    expect(noAccount.status).toBe(404);
+    expect(await rotate(none)).toEqual(noAccount);
+    expect(await firstPassword(f, otherTenant)).toEqual(noAccount);
+    expect(await rotate(f, otherTenant)).toEqual(noAccount);
+    // Neither touched it: the first password is still there for the subscriber's own tenant, and works.
+    const mine = await firstPassword(f);
+    expect(mine.status).toBe(200);
+    expect((await authenticate(f.username, mine.body.password ?? "")).code).toBe("Access-Accept");
   });
 
   it("applies an IpAllocated delivered twice once, and a second allocation creates no second account", async () => {
@@ -210,7 +278,7 @@ describe("radius service", () => {
       ipAllocated(b, { ipv4: "100.64.12.35", ipv6: null, ipv6_prefix: null, source: "dynamic" }),
     );
     await lifecycle.waitForType(b.id, "RadiusAccountCreated");
-    const password = (await rotate(b)).body.password ?? "";
+    const password = (await firstPassword(b)).body.password ?? "";
     const accept = await authenticate(b.username, password);
     expect(accept.code).toBe("Access-Accept");
     expect(accept.attributes).toEqual({
@@ -247,7 +315,7 @@ describe("radius service", () => {
     const d = newSub();
     await publish(subscriberCreated(d, qinq), profileCreated(d, qinq), ipAllocated(d, { ...dualStack, ipv4: "100.64.12.37" }));
     const created = await lifecycle.waitForType(d.id, "RadiusAccountCreated");
-    const password = (await rotate(d)).body.password ?? "";
+    const password = (await firstPassword(d)).body.password ?? "";
     expect((await authenticate(d.username, password)).code).toBe("Access-Accept");
 
     // The ONU step failed: the subscriber service reports it after our RadiusAccountCreated.
@@ -261,6 +329,8 @@ describe("radius service", () => {
     expect([rows.check, rows.reply, rows.groups].map((r) => r.length)).toEqual([0, 0, 0]);
     expect((await authenticate(d.username, password)).code).toBe("Access-Reject");
     expect((await rotate(d)).status).toBe(404);
+    expect((await firstPassword(d)).status).toBe(404);
+    expect(await firstPasswordRow(d)).toBeUndefined();
 
     // Idempotent: our own RadiusAccountDeleted comes back and a second failure report changes nothing.
     const again = event(d, "SubscriberProvisioningFailed", { code: null, order_id: d.order, step: "olt", reason: "reported twice" });
@@ -284,16 +354,23 @@ describe("radius service", () => {
     expect(lifecycle.about(e.id).map((m) => m.type)).not.toContain("RadiusAccountCreationFailed");
   });
 
-  it("no event on the topic and no log line carries a password", async () => {
-    expect(passwords.length).toBeGreaterThanOrEqual(5);
-    // The capture works: the seed's line for our first subscriber is in it.
-    expect(logged.join("")).toContain(`Created RADIUS account: ${a.username} (IPv4: 100.64.12.34, IPv6: 2001:db8:12::34, VLAN: 100.1000, IPv6 PD: 2001:db8:1200::/56)`);
-    expect(logged.join("")).toContain("RADIUS credentials rotated");
-    const onTopic = lifecycle.seen.map((s) => `${s.raw.value?.toString("latin1") ?? ""}${JSON.stringify(s.message)}`).join("\n");
+  it("no event on the topic and no log line carries a password or a token", async () => {
+    expect(passwords.length).toBeGreaterThanOrEqual(6);
+    // The capture works: the seed's line for our first subscriber is in it, and the retrievals by token id.
     const logs = logged.join("");
+    expect(logs).toContain(`Created RADIUS account: ${a.username} (IPv4: 100.64.12.34, IPv6: 2001:db8:12::34, VLAN: 100.1000, IPv6 PD: 2001:db8:1200::/56)`);
+    expect(logs).toContain("RADIUS credentials rotated");
+    expect(logs).toContain("RADIUS first password retrieved");
+    const tokenId = (await firstPasswordRow(a))?.retrievedBy ?? "";
+    expect(logs).toContain(`"token_id":"${tokenId}"`);
+    const onTopic = lifecycle.seen.map((s) => `${s.raw.value?.toString("latin1") ?? ""}${JSON.stringify(s.message)}`).join("\n");
     for (const p of passwords) {
       expect(onTopic).not.toContain(p);
       expect(logs).not.toContain(p);
+    }
+    for (const t of tokens.values()) {
+      expect(logs).not.toContain(t.slice(21)); // the secret part of every token used
+      expect(onTopic).not.toContain(t.slice(21));
     }
   });
 });

@@ -15,6 +15,7 @@ import { addPlan } from "../../services/subscriber/store/plans.js";
 import { lifecycleOrders, subscribers } from "../../services/subscriber/store/schema.js";
 import { runId, testEnv } from "../support/env.js";
 import { testKafka } from "../support/kafka.js";
+import { fetchAs, tokenFor } from "../support/tokens.js";
 import { testCodec, watch, type Watch } from "../support/watch.js";
 
 const run = runId();
@@ -133,8 +134,10 @@ const domainState = async (id: string) => {
   const orders = await db.select().from(lifecycleOrders).where(eq(lifecycleOrders.tenantId, tenant));
   return { status: row?.status, view: row?.view, pending: row?.pendingOrder, orders: orders.length };
 };
+let token: string | undefined;
 const getSubscriber = async (id: string) => {
-  const res = await fetch(`http://127.0.0.1:${service.health.port}/tenants/${tenant}/subscribers/${id}`);
+  token ??= await tokenFor(tenant);
+  const res = await fetchAs(token, `http://127.0.0.1:${service.health.port}/tenants/${tenant}/subscribers/${id}`);
   return (await res.json()) as { status: string; phase: string; order_in_flight: unknown; service_plan_id: string; bandwidth_mbps: number };
 };
 

@@ -15,6 +15,7 @@ import { repoRoot } from "../../scripts/run-services.js";
 import { runId, testEnv } from "../support/env.js";
 import { testKafka } from "../support/kafka.js";
 import { nodeArgs } from "../support/process.js";
+import { fetchAs, tokenFor } from "../support/tokens.js";
 import { testCodec, watch, type Watch } from "../support/watch.js";
 
 const run = runId();
@@ -190,11 +191,17 @@ describe("order intake", () => {
     expect(row).toMatchObject({ subscriberId: id, status: "provisioning", subscriberNumber: createdEvent.data.subscriber_number, crmReference: `CRM-${run}` });
 
     const base = `http://127.0.0.1:${service.health.port}`;
-    const mine = await fetch(`${base}/tenants/${tenant}/subscribers/${id}`);
+    const [token, otherToken] = [await tokenFor(tenant), await tokenFor(otherTenant)];
+    const mine = await fetchAs(token, `${base}/tenants/${tenant}/subscribers/${id}`);
     expect(mine.status).toBe(200);
     expect(await mine.json()).toMatchObject({ subscriber_id: id, order_id: orderId, status: "provisioning", subscriber_number: createdEvent.data.subscriber_number });
-    expect((await fetch(`${base}/tenants/${otherTenant}/subscribers/${id}`)).status).toBe(404);
-    expect((await fetch(`${base}/tenants/${tenant}/subscribers/not-a-uuid`)).status).toBe(404);
+    expect((await fetchAs(otherToken, `${base}/tenants/${otherTenant}/subscribers/${id}`)).status).toBe(404);
+    const missing = await fetchAs(token, `${base}/tenants/${tenant}/subscribers/not-a-uuid`);
+    expect(missing.status).toBe(404);
+    // Another tenant's token gets exactly what a subscriber that does not exist gets.
+    const foreign = await fetchAs(otherToken, `${base}/tenants/${tenant}/subscribers/${id}`);
+    expect([foreign.status, await foreign.json()]).toEqual([404, await missing.json()]);
+    expect((await fetch(`${base}/tenants/${tenant}/subscribers/${id}`)).status).toBe(401);
   });
 
   it("numbers a tenant's subscribers in sequence", async () => {

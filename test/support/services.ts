@@ -3,6 +3,7 @@
 import { servicePorts, startServices, type ServiceName } from "../../scripts/run-services.js";
 import { testEnv } from "./env.js";
 import { waitUntil } from "./kafka.js";
+import { fetchAs } from "./tokens.js";
 
 export const allServices = Object.keys(servicePorts) as ServiceName[];
 
@@ -36,7 +37,8 @@ export async function startAll(names: readonly ServiceName[] = allServices, env:
   return running;
 }
 
-export async function getJson<T>(name: ServiceName, path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const res = await fetch(serviceUrl(name, path), init);
+/** A route of a service, called with an operator token (test/support/tokens.ts). */
+export async function getJson<T>(name: ServiceName, path: string, token: string, init?: RequestInit): Promise<{ status: number; body: T }> {
+  const res = await fetchAs(token, serviceUrl(name, path), init);
   return { status: res.status, body: (await res.json()) as T };
 }

@@ -230,6 +230,34 @@ export const nasDevices = schema.table(
   (t) => [primaryKey({ columns: [t.tenantId, t.nasId] }), uniqueIndex("nas_devices_tenant_address").on(t.tenantId, t.address)],
 );
 
+/** Why an account's first password is no longer held. */
+export type FirstPasswordGone = "retrieved" | "expired" | "rotated";
+
+/**
+ * The first password of each account, in clear, until an operator retrieves it once (or it
+ * expires after FIRST_PASSWORD_TTL_MS, or a rotation replaces it): then `password` is emptied and
+ * the row stays, so a second retrieval answers 410 rather than 404. Removed with the account.
+ */
+export const firstPasswords = schema.table(
+  "first_passwords",
+  {
+    tenantId: text("tenant_id").notNull(),
+    subscriberId: text("subscriber_id").notNull(),
+    username: text("username").notNull(),
+    password: text("password"),
+    createdAt: timestamp("created_at", tz).notNull().defaultNow(),
+    goneAt: timestamp("gone_at", tz),
+    goneReason: text("gone_reason").$type<FirstPasswordGone>(),
+    /** The id of the operator token that retrieved it (never the token). */
+    retrievedBy: text("retrieved_by"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.subscriberId] }),
+    // The expiry sweep reads only the passwords still held.
+    index("first_passwords_held").on(t.createdAt).where(sql`${t.password} is not null`),
+  ],
+);
+
 export type SuspendMode = "reject" | "walled_garden";
 
 /** How a tenant suspends: refuse the account, or move it to a walled-garden group. */

@@ -1,11 +1,11 @@
 // Reads and writes of the radius schema. Every query filters by tenant; the FreeRADIUS rows of
 // an account are written and removed together, in the caller's transaction.
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
 import { clientOf, type Db } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import { keyString } from "../../../shared/reactor.js";
 import { planGroupName, planReplyItems, rejectItem, walledGardenGroupName, type AccountState, type PlanConfig, type RadiusItem, type SuspendMode, type SuspensionPolicy } from "../decide.js";
-import { accounts, nasDevices, plans, radcheck, radgroupreply, radreply, radusergroup, suspensionPolicies, type CoaKind } from "./schema.js";
+import { accounts, firstPasswords, nasDevices, plans, radcheck, radgroupreply, radreply, radusergroup, suspensionPolicies, type CoaKind, type FirstPasswordGone } from "./schema.js";
 
 // The account reads and writes of every provisioning are written as plain statements (drizzle's
 // `sql`), not through the query builder, whose building cost more CPU than PostgreSQL spent on
@@ -44,10 +44,15 @@ export interface NewAccount {
   readonly username: string;
   readonly planGroup: string;
   readonly check: RadiusItem;
+  /** The password `check` hashes, held until an operator retrieves it once. */
+  readonly firstPassword: string;
   readonly reply: readonly RadiusItem[];
 }
 
-/** The account row plus its radcheck (hashed password), radreply and radusergroup rows, in one statement. */
+/**
+ * The account row plus its radcheck (hashed password), radreply and radusergroup rows, and the
+ * first password held for its one retrieval, in one statement.
+ */
 export async function createAccount(tx: Tx, a: NewAccount): Promise<void> {
   const t = a.tenantId;
   await tx.execute(sql`
@@ -57,6 +62,9 @@ export async function createAccount(tx: Tx, a: NewAccount): Promise<void> {
     ), checks as (
       insert into ${radcheck} (tenant_id, username, attribute, op, value)
       values (${t}, ${a.username}, ${a.check.attribute}, ${a.check.op}, ${a.check.value})
+    ), first_password as (
+      insert into ${firstPasswords} (tenant_id, subscriber_id, username, password)
+      values (${t}, ${a.subscriberId}, ${a.username}, ${a.firstPassword})
     ), replies as (
       insert into ${radreply} (tenant_id, username, attribute, op, value)
       select ${t}, ${a.username}, e.r->>'attribute', e.r->>'op', e.r->>'value'
@@ -71,13 +79,17 @@ export async function deleteAccount(tx: Tx, tenantId: string, subscriberId: stri
   await tx.delete(radcheck).where(and(eq(radcheck.tenantId, tenantId), eq(radcheck.username, username)));
   await tx.delete(radreply).where(and(eq(radreply.tenantId, tenantId), eq(radreply.username, username)));
   await tx.delete(radusergroup).where(and(eq(radusergroup.tenantId, tenantId), eq(radusergroup.username, username)));
+  await tx.delete(firstPasswords).where(and(eq(firstPasswords.tenantId, tenantId), eq(firstPasswords.subscriberId, subscriberId)));
   await tx
     .update(accounts)
     .set({ status: "deleted", deletedAt: new Date() })
     .where(and(eq(accounts.tenantId, tenantId), eq(accounts.subscriberId, subscriberId)));
 }
 
-/** Replaces the password check item of an active account; null when the tenant has no such account. */
+/**
+ * Replaces the password check item of an active account; null when the tenant has no such
+ * account. A first password still held is dropped: it no longer works.
+ */
 export async function replacePassword(db: Db, tenantId: string, subscriberId: string, check: RadiusItem): Promise<string | null> {
   return db.transaction(async (tx) => {
     const account = await findAccount(tx, tenantId, subscriberId);
@@ -85,8 +97,54 @@ export async function replacePassword(db: Db, tenantId: string, subscriberId: st
     const where = and(eq(radcheck.tenantId, tenantId), eq(radcheck.username, account.username), eq(radcheck.attribute, check.attribute));
     await tx.delete(radcheck).where(where);
     await tx.insert(radcheck).values({ tenantId, username: account.username, ...check });
+    await tx
+      .update(firstPasswords)
+      .set({ password: null, goneAt: new Date(), goneReason: "rotated" })
+      .where(and(eq(firstPasswords.tenantId, tenantId), eq(firstPasswords.subscriberId, subscriberId), isNotNull(firstPasswords.password)));
     return account.username;
   });
+}
+
+export type FirstPassword =
+  | { readonly kind: "no-account" }
+  | { readonly kind: "password"; readonly username: string; readonly password: string }
+  /** Not held any more; `reason` null for an account created before first passwords were kept. */
+  | { readonly kind: "gone"; readonly username: string; readonly reason: FirstPasswordGone | null };
+
+/**
+ * The first password of an active account, exactly once: it is emptied in the same transaction
+ * that reads it (the row locked, so two callers at once cannot both get it). One held longer than
+ * `ttlMs` is emptied as expired instead.
+ */
+export async function takeFirstPassword(db: Db, tenantId: string, subscriberId: string, ttlMs: number, tokenId: string): Promise<FirstPassword> {
+  return db.transaction(async (tx) => {
+    const account = await findAccount(tx, tenantId, subscriberId);
+    if (!account || account.status === "deleted") return { kind: "no-account" };
+    const where = and(eq(firstPasswords.tenantId, tenantId), eq(firstPasswords.subscriberId, subscriberId));
+    const [row] = await tx
+      .select({ password: firstPasswords.password, goneReason: firstPasswords.goneReason, expired: sql<boolean>`${firstPasswords.createdAt} + ${ttlMs} * interval '1 millisecond' <= now()` })
+      .from(firstPasswords)
+      .where(where)
+      .for("update");
+    if (!row) return { kind: "gone", username: account.username, reason: null };
+    if (row.password === null) return { kind: "gone", username: account.username, reason: row.goneReason };
+    if (row.expired) {
+      await tx.update(firstPasswords).set({ password: null, goneAt: new Date(), goneReason: "expired" }).where(where);
+      return { kind: "gone", username: account.username, reason: "expired" };
+    }
+    await tx.update(firstPasswords).set({ password: null, goneAt: new Date(), goneReason: "retrieved", retrievedBy: tokenId }).where(where);
+    return { kind: "password", username: account.username, password: row.password };
+  });
+}
+
+/** Empties every first password held longer than `ttlMs`; how many. */
+export async function expireFirstPasswords(db: Db, ttlMs: number): Promise<number> {
+  const rows = await db
+    .update(firstPasswords)
+    .set({ password: null, goneAt: new Date(), goneReason: "expired" })
+    .where(and(isNotNull(firstPasswords.password), sql`${firstPasswords.createdAt} + ${ttlMs} * interval '1 millisecond' <= now()`))
+    .returning({ subscriberId: firstPasswords.subscriberId });
+  return rows.length;
 }
 
 export interface PlanRow extends PlanConfig {
