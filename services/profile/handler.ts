@@ -49,6 +49,12 @@ const pairKey = (tenant: string, serviceVlan: number, innerVlan: number): string
 class UnitProfiles {
   readonly profiles = new Map<string, ProfileRow | null>();
   readonly pairs = new Map<string, Set<string>>();
+  /**
+   * Subscribers whose provisioning failure is already in the unit, after their SubscriberCreated:
+   * the profile service catching up after an outage creates no profile for them (one it created
+   * would only be rolled back, and would hold its QinQ pair from a live subscriber meanwhile).
+   */
+  readonly failedLater = new Set<string>();
 
   async profile(tx: Tx, tenant: string, subscriber: string): Promise<ProfileRow | null> {
     const ks = keyString({ tenant_id: tenant, subscriber_id: subscriber });
@@ -155,6 +161,7 @@ export function profileReactor(deps: ServiceDeps, settings: ProfileSettings): Ba
       const keys = messages.filter((m) => m.type === "SubscriberCreated" || m.type === "IpAllocated").map((m) => ({ tenant_id: m.meta.tenant_id, subscriber_id: m.meta.subscriber_id ?? "" }));
       if (keys.length === 0) return;
       const cache = unitProfiles(unit);
+      for (const m of messages) if (m.type === "SubscriberProvisioningFailed") cache.failedLater.add(keyString({ tenant_id: m.meta.tenant_id, subscriber_id: m.meta.subscriber_id ?? "" }));
       const rows = await profilesOf(tx, keys);
       for (const k of keys) cache.profiles.set(keyString(k), rows.get(keyString(k)) ?? null);
       const pairs = messages.flatMap((m) =>
@@ -170,6 +177,10 @@ export function profileReactor(deps: ServiceDeps, settings: ProfileSettings): Ba
       // The profile row matters only to these decisions; any other event costs no query.
       if (!mayAct(m, view)) return {};
       const cache = unitProfiles(unit);
+      if (m.type === "SubscriberCreated" && cache.failedLater.has(keyString(key))) {
+        log.info("provisioning failed later in the log (this service was behind): no profile to create");
+        return {};
+      }
       const row = await cache.profile(tx, tenant, subscriber);
       const n = m.type === "SubscriberCreated" ? m.data.network : null;
       const vlanOwner =
