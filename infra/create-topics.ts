@@ -1,14 +1,19 @@
 // Creates the topics of shared/topics.ts on the local Kafka (replication factor 1) and brings the
 // configs of existing ones in line with the catalogue. Prints one line per topic.
-// Run: npx tsx infra/create-topics.ts   (KAFKA_BROKERS, default 127.0.0.1:9092)
+// Run: npx tsx infra/create-topics.ts   (KAFKA_BROKERS, default 127.0.0.1:9092, and the other
+// connection variables of the services: SASL, TLS)
 import kafkajs from "kafkajs";
 import type { Admin, ConfigEntries } from "kafkajs";
+import { loadConfig } from "../shared/config.js";
+import { createKafka } from "../shared/kafka.js";
+import { createLogger } from "../shared/logger.js";
 import { topicSpecs } from "../shared/topics.js";
 import type { TopicSpec } from "../shared/topics.js";
 
-const { Kafka, ConfigResourceTypes, ConfigSource, logLevel } = kafkajs;
+const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
-const brokers = (process.env["KAFKA_BROKERS"] ?? "127.0.0.1:9092").split(",").map((b) => b.trim());
+const config = loadConfig({});
+const brokers = config.KAFKA_BROKERS;
 const deadlineMs = Number(process.env["CREATE_TOPICS_TIMEOUT_MS"] ?? 60_000);
 
 const describe = (configs: Readonly<Record<string, string>>): string =>
@@ -64,7 +69,7 @@ async function reconcile(admin: Admin, spec: TopicSpec, partitions: number): Pro
 // use; do it here, quietly, so the first consumer group or idempotent producer of a test neither
 // waits for it nor logs "coordinator is loading" errors.
 async function warmUp(): Promise<void> {
-  const quiet = new Kafka({ clientId: "create-topics-warmup", brokers, logLevel: logLevel.NOTHING });
+  const quiet = createKafka(config, "create-topics-warmup", createLogger("create-topics", "silent"));
   const admin = quiet.admin();
   const producer = quiet.producer({ idempotent: true });
   await admin.connect();
@@ -78,13 +83,7 @@ async function warmUp(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const kafka = new Kafka({
-    clientId: "create-topics",
-    brokers,
-    logLevel: logLevel.WARN,
-    connectionTimeout: 5_000,
-    retry: { retries: 5 },
-  });
+  const kafka = createKafka(config, "create-topics", createLogger("create-topics", "warn"), { connectionTimeout: 5_000, retry: { retries: 5 } });
   const admin = kafka.admin();
   await admin.connect();
   try {

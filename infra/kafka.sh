@@ -70,11 +70,17 @@ kafka_write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$STACK_HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT,CONTROLLER://$STACK_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT
+listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT,SASL_PLAINTEXT://$STACK_HOST:$KAFKA_SASL_PORT,CONTROLLER://$STACK_HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$STACK_HOST:$KAFKA_PORT,SASL_PLAINTEXT://$STACK_HOST:$KAFKA_SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+# SASL on its own listener (the tests that connect as production does); SCRAM users are stored in
+# the cluster metadata (kafka_scram_user), the PLAIN user here.
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$STACK_SASL_USER="$STACK_SASL_PASSWORD";
 log.dirs=$KAFKA_DATA
 num.partitions=1
 default.replication.factor=1
@@ -125,6 +131,20 @@ kafka_format() {
   }
 }
 
+# The SCRAM user of the SASL listener (both SCRAM mechanisms), created or updated through the
+# plain listener: idempotent, and it works on a storage formatted before the listener existed.
+kafka_scram_user() {
+  local mechanism
+  for mechanism in SCRAM-SHA-512 SCRAM-SHA-256; do # one per request: the broker refuses two for one user
+    kafka_java kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BOOTSTRAP" --alter \
+      --add-config "$mechanism=[password=$STACK_SASL_PASSWORD]" \
+      --entity-type users --entity-name "$STACK_SASL_USER" >>"$LOG_DIR/kafka-tools.log" 2>&1 || {
+      show_log_tail "$LOG_DIR/kafka-tools.log"
+      die "kafka: creating the $mechanism user $STACK_SASL_USER failed"
+    }
+  done
+}
+
 # Healthy = the port accepts and a metadata request (list topics) answers.
 kafka_healthy() {
   port_open "$STACK_HOST" "$KAFKA_PORT" || return 1
@@ -156,6 +176,8 @@ kafka_up() {
   fi
   port_open "$STACK_HOST" "$KAFKA_CONTROLLER_PORT" &&
     die "kafka: controller port $KAFKA_CONTROLLER_PORT is taken by $(port_owner "$KAFKA_CONTROLLER_PORT")"
+  port_open "$STACK_HOST" "$KAFKA_SASL_PORT" &&
+    die "kafka: SASL listener port $KAFKA_SASL_PORT is taken by $(port_owner "$KAFKA_SASL_PORT")"
   kafka_format
   log "kafka: starting Kafka $KAFKA_VERSION (KRaft) on $KAFKA_BOOTSTRAP, log $KAFKA_LOG"
   out_from=$(file_size "$KAFKA_OUT")
@@ -172,8 +194,9 @@ kafka_up() {
     kafka_down >&2
     die "kafka: did not become healthy within ${KAFKA_START_TIMEOUT}s (pid $pid; logs in $LOG_DIR)"
   fi
+  kafka_scram_user
   KAFKA_STARTUP="$(seconds_since "$start")s"
-  log "kafka: healthy after $KAFKA_STARTUP (pid $pid)"
+  log "kafka: healthy after $KAFKA_STARTUP (pid $pid); SASL listener $STACK_HOST:$KAFKA_SASL_PORT (user $STACK_SASL_USER)"
 }
 
 kafka_down() { stop_process kafka "$KAFKA_MARKER"; }

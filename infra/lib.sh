@@ -13,6 +13,11 @@ APICURIO_VERSION="${APICURIO_VERSION:-3.3.3}"
 STACK_HOST=127.0.0.1
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+# A second listener with SASL (SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN) for the tests that connect
+# as production does; 9092 stays without authentication for everything else. Local-only credentials.
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-9094}"
+STACK_SASL_USER="${STACK_SASL_USER:-fiber}"
+STACK_SASL_PASSWORD="${STACK_SASL_PASSWORD:-fiber-local-sasl}"
 REGISTRY_PORT="${REGISTRY_PORT:-8081}"
 REGISTRY_MGMT_PORT="${REGISTRY_MGMT_PORT:-9011}"
 REGISTRY_STORAGE="${REGISTRY_STORAGE:-sql}" # sql (PostgreSQL) or mem (in-memory H2)

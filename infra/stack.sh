@@ -76,6 +76,15 @@ PGPORT=$PGPORT
 PGUSER=$PGUSER
 PGDATABASE_DEMO=$PGDATABASE_DEMO
 EOF
+  # The broker's SASL listener, for the tests that connect with SASL/SCRAM (names no service reads:
+  # this file is sourced into the environment of the tests and the demo).
+  if port_open "$STACK_HOST" "$KAFKA_SASL_PORT"; then
+    cat >>"$STACK_DIR/stack.env" <<EOF
+STACK_KAFKA_SASL_BROKERS=$STACK_HOST:$KAFKA_SASL_PORT
+STACK_KAFKA_SASL_USERNAME=$STACK_SASL_USER
+STACK_KAFKA_SASL_PASSWORD=$STACK_SASL_PASSWORD
+EOF
+  fi
 }
 
 summary() {

@@ -173,7 +173,7 @@ interface ModeResult {
 async function runMode(mode: "processes" | "all-in-one", offset: number): Promise<ModeResult> {
   console.log(`\n=== services ${mode === "processes" ? "as separate processes" : "all in one process"} (compiled JavaScript)`);
   const running = startServices(names, { LOG_LEVEL: "warn" }, process.env.BENCH_SERVICE_LOGS !== "1", mode === "all-in-one");
-  const desk = await openOrderDesk(config.KAFKA_BROKERS, config.SCHEMA_REGISTRY_URL, `bench-${randomUUID()}`);
+  const desk = await openOrderDesk(config, `bench-${randomUUID()}`);
   try {
     await waitReady();
     const m = meters([...running.children].map(([name, c]) => [name, c.pid ?? 0] as const));
@@ -273,7 +273,7 @@ async function runMode(mode: "processes" | "all-in-one", offset: number): Promis
  * the last outcome, which the projection folds a moment later.
  */
 async function projectionSettled(): Promise<void> {
-  const admin = createKafka(config.KAFKA_BROKERS, "bench-settle", createLogger("bench", "error")).admin();
+  const admin = createKafka(config, "bench-settle", createLogger("bench", "error")).admin();
   await admin.connect();
   try {
     const t = Date.now();

@@ -9,8 +9,7 @@ import { loadCatalog } from "../schemas/catalog.js";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import postgres from "postgres";
-import { connect, migrateSchema, socketOptions } from "../shared/db.js";
+import { connect, migrateSchema, postgresClient } from "../shared/db.js";
 import { newId } from "../shared/ids.js";
 import { createLogger, type Logger } from "../shared/logger.js";
 import type { Relay } from "../shared/relay.js";
@@ -58,8 +57,7 @@ const migrationsDigest = (): string =>
  * them (or a merge that renumbers them) gets a fresh database rather than a half-matching one.
  */
 export async function isolatedDatabase(url: string, name = `fiber_coa_dispatch_${migrationsDigest()}`): Promise<string> {
-  const target = socketOptions(url);
-  const admin = postgres(target.url, { max: 1, onnotice: () => undefined, ...(target.host ? { host: target.host } : {}) });
+  const admin = postgresClient(url, { max: 1 });
   try {
     const found = await admin`select 1 from pg_database where datname = ${name}`;
     if (found.length === 0) {

@@ -7,11 +7,13 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
+import type { Producer } from "kafkajs";
 import { loadCatalog } from "../schemas/catalog.js";
 import type { EventData, Message } from "../schemas/generated/events.js";
 import { createCodec, type Codec } from "../shared/codec.js";
-import { loadConfig } from "../shared/config.js";
+import { configHelpers, loadConfig } from "../shared/config.js";
+import { createKafka, createProducer, untilKafkaTakes } from "../shared/kafka.js";
+import { createLogger } from "../shared/logger.js";
 import { eventHeaders } from "../shared/outbox.js";
 import { topics } from "../shared/topics.js";
 
@@ -95,22 +97,33 @@ export interface Crm {
   close(): Promise<void>;
 }
 
+/** The CRM's own variable: how long connecting or placing one order may wait for Kafka. */
+export const crmConfig = { CRM_KAFKA_DEADLINE_MS: configHelpers.int(1_000, 86_400_000).default(300_000) };
+
+/**
+ * The CRM's producer, made like a service's (createKafka: the configured SASL and TLS;
+ * createProducer: idempotent, murmur2 keys). Connecting and each order ride through a broker
+ * restart: they are tried again until Kafka answers, for at most CRM_KAFKA_DEADLINE_MS (5 min)
+ * each, then fail with a line that says so. An order sent twice that way keeps its event id and
+ * order id, and the subscriber service takes it once.
+ */
 export async function connectCrm(env = process.env): Promise<Crm> {
-  const config = loadConfig({}, env);
-  const kafka = new Kafka({ clientId: "crm", brokers: config.KAFKA_BROKERS, logLevel: logLevel.WARN });
-  const codec = createCodec(config.SCHEMA_REGISTRY_URL, loadCatalog());
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
+  const config = loadConfig(crmConfig, env);
+  const logger = createLogger("crm", config.LOG_LEVEL);
+  const kafka = createKafka(config, "crm", logger);
+  const codec = createCodec(config, loadCatalog());
+  const within = (what: string) => ({ deadline: Date.now() + config.CRM_KAFKA_DEADLINE_MS, logger, what });
+  const producer = await untilKafkaTakes(() => createProducer(kafka), within(`connecting to ${config.KAFKA_BROKERS.join(",")}`));
   return {
     codec,
     producer,
     async place(message) {
       const key = message.type === "ProvisionOrderPlaced" ? message.data.crm_reference : (message.meta.subscriber_id ?? "");
-      await producer.send({
-        topic: topics.crmOrders,
-        acks: -1,
-        messages: [{ key, value: await codec.encode(topics.crmOrders, message), headers: eventHeaders(message) }],
-      });
+      const value = await codec.encode(topics.crmOrders, message);
+      await untilKafkaTakes(
+        () => producer.send({ topic: topics.crmOrders, acks: -1, messages: [{ key, value, headers: eventHeaders(message) }] }),
+        within(`placing ${message.type} ${message.meta.correlation_id}`),
+      );
     },
     close: () => producer.disconnect(),
   };

@@ -14,8 +14,9 @@ import { createToken, migrateAccess } from "../shared/access/store.js";
 import { connect } from "../shared/db.js";
 import { servicePorts, startServices, type ServiceName } from "./run-services.js";
 import { setupTenants } from "./tenant-setup.js";
-import { Kafka, logLevel } from "kafkajs";
 import { createCodec } from "../shared/codec.js";
+import { createKafka } from "../shared/kafka.js";
+import { createLogger } from "../shared/logger.js";
 import { loadCatalog } from "../schemas/catalog.js";
 
 const config = loadConfig({});
@@ -225,8 +226,8 @@ async function waitReady(): Promise<void> {
 
 /** Reads crm.order-status.v1 from its current end, as the CRM would. */
 async function statusReader() {
-  const kafka = new Kafka({ clientId: "demo-crm", brokers: config.KAFKA_BROKERS, logLevel: logLevel.NOTHING });
-  const codec = createCodec(config.SCHEMA_REGISTRY_URL, loadCatalog());
+  const kafka = createKafka(config, "demo-crm", createLogger("demo-crm", "silent"));
+  const codec = createCodec(config, loadCatalog());
   const admin = kafka.admin();
   await admin.connect();
   const marks = await admin.fetchTopicOffsets(topics.orderStatus);

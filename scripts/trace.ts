@@ -3,12 +3,12 @@
 //   npm run trace -- <subscriber_id | order_id> [--topic subscriber.lifecycle.v1 ...] [--json]
 import { randomUUID } from "node:crypto";
 import { Command } from "commander";
-import { Kafka, logLevel } from "kafkajs";
 import { loadCatalog } from "../schemas/catalog.js";
 import type { Message } from "../schemas/generated/events.js";
 import { createCodec } from "../shared/codec.js";
 import { loadConfig } from "../shared/config.js";
-import { headersToStrings } from "../shared/kafka.js";
+import { createKafka, headersToStrings } from "../shared/kafka.js";
+import { createLogger } from "../shared/logger.js";
 import { topics } from "../shared/topics.js";
 
 export interface TraceLine {
@@ -21,8 +21,8 @@ export interface TraceLine {
 /** Reads the topics up to their current end and returns the messages about `id`, oldest first. */
 export async function trace(id: string, topicNames: readonly string[], env = process.env): Promise<TraceLine[]> {
   const config = loadConfig({}, env);
-  const kafka = new Kafka({ clientId: "trace", brokers: config.KAFKA_BROKERS, logLevel: logLevel.NOTHING });
-  const codec = createCodec(config.SCHEMA_REGISTRY_URL, loadCatalog());
+  const kafka = createKafka(config, "trace", createLogger("trace", "silent"));
+  const codec = createCodec(config, loadCatalog());
   const admin = kafka.admin();
   await admin.connect();
   const ends = new Map<string, number>();

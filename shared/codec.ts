@@ -7,7 +7,8 @@ import type avro from "avsc";
 import { TimeoutMiddleware } from "mappersmith/middleware/timeout";
 import type { Catalog, EventSchema } from "../schemas/catalog.js";
 import type { EventName, Message } from "../schemas/generated/events.js";
-import { DependencyUnavailable, PoisonMessageError } from "./errors.js";
+import { registryAuth, type RegistrySettings } from "./connections.js";
+import { CredentialsRefused, DependencyUnavailable, PoisonMessageError } from "./errors.js";
 
 /** FULL_TRANSITIVE: see docs/events.md for why. */
 export const compatibilityLevel = COMPATIBILITY.FULL_TRANSITIVE;
@@ -46,6 +47,9 @@ async function withRetries<T>(fn: () => Promise<T>, attempts: number): Promise<T
 const statusOf = (err: unknown): number | undefined =>
   typeof err === "object" && err !== null && "status" in err && typeof err.status === "number" ? err.status : undefined;
 
+/** 401 / 403: the registry refused our credentials (SCHEMA_REGISTRY_USERNAME / _PASSWORD). */
+const credentialsStatus = (status: number | undefined): boolean => status === 401 || status === 403;
+
 /**
  * A registry's own 4xx answer. The registry client reports a request that never reached it
  * (connection refused, reset, timed out) as status 400 too, with the network error in its
@@ -58,11 +62,13 @@ export function refused(err: unknown): boolean {
   return !/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|[Tt]imeout/.test(message);
 }
 
-export function createCodec(registryUrl: string, catalog: Catalog): Codec {
+/** The one way a registry client is made: every service, script and CLI gets the configured credentials. */
+export function createCodec(settings: RegistrySettings, catalog: Catalog): Codec {
   // Without a timeout, a request the registry never answers hangs the caller for good (seen: a
   // service start-up stuck in registerAll). The cast bridges mappersmith's ESM and CJS typings.
   const timeout = TimeoutMiddleware(10_000) as unknown as NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]["middlewares"]>[number];
-  const registry = new SchemaRegistry({ host: registryUrl, retry: { retries: 3 }, middlewares: [timeout] });
+  const auth = registryAuth(settings);
+  const registry = new SchemaRegistry({ host: settings.SCHEMA_REGISTRY_URL, retry: { retries: 3 }, middlewares: [timeout], ...(auth ? { auth } : {}) });
   const idsBySubject = new Map<string, Promise<number>>();
   const resolvers = new Map<number, { event: EventSchema; resolver: avro.Resolver | undefined }>();
 
@@ -101,6 +107,7 @@ export function createCodec(registryUrl: string, catalog: Catalog): Codec {
     } catch (err) {
       const status = statusOf(err);
       if (status === 404) throw new PoisonMessageError("unknown-schema-id", `schema id ${schemaId} is not in the registry`);
+      if (credentialsStatus(status)) throw new CredentialsRefused("schema registry", err); // waited for, like an outage
       throw new DependencyUnavailable("schema registry", err); // transient: the runner pauses and retries
     }
     const event = writer.name ? catalog.byFullName.get(writer.name) : undefined;
@@ -137,7 +144,9 @@ export function createCodec(registryUrl: string, catalog: Catalog): Codec {
       try {
         await Promise.all([worker(), worker(), worker(), worker()]);
       } catch (err) {
-        // A refusal (4xx: an incompatible schema) is final; anything else means the registry is away.
+        // Credentials refused (401, 403) are waited for, as Kafka's are; another refusal (4xx: an
+        // incompatible schema) is final; anything else means the registry is away.
+        if (credentialsStatus(statusOf(err))) throw new CredentialsRefused("schema registry", err);
         if (refused(err)) throw err;
         throw new DependencyUnavailable("schema registry", err);
       }

@@ -1,6 +1,8 @@
 // Configuration comes from environment variables only, validated once at start-up.
 // Every problem is reported at once, by variable name, so an operator fixes them in one go.
+// A secret (a password) is never echoed in a problem line.
 import { z } from "zod";
+import { connectionProblems, hideSecrets } from "./connections.js";
 
 const brokers = z
   .string()
@@ -53,6 +55,25 @@ export const baseConfigSchema = z.object({
   ACCESS_TOKEN_CACHE_MS: int(0, 60_000).default(5_000),
   /** Suffix for consumer group ids, so a test run can use fresh groups. */
   KAFKA_GROUP_SUFFIX: z.string().default(""),
+  // Secured connections (shared/connections.ts applies them; the combinations are checked by
+  // connectionProblems). Unset: plaintext Kafka without authentication, a registry without it.
+  /** SASL mechanism for Kafka: plain, scram-sha-256 or scram-sha-512 (needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD). */
+  KAFKA_SASL_MECHANISM: z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(z.enum(["plain", "scram-sha-256", "scram-sha-512"], { error: "expected plain, scram-sha-256 or scram-sha-512" }))
+    .optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  /** TLS to the brokers: the system's CAs, or KAFKA_TLS_CA_FILE's. */
+  KAFKA_TLS: bool.default(false),
+  KAFKA_TLS_CA_FILE: z.string().optional(),
+  /** A client certificate (mutual TLS): both files or neither. */
+  KAFKA_TLS_CERT_FILE: z.string().optional(),
+  KAFKA_TLS_KEY_FILE: z.string().optional(),
+  /** HTTP basic authentication to the schema registry: both or neither. */
+  SCHEMA_REGISTRY_USERNAME: z.string().optional(),
+  SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;
@@ -75,14 +96,18 @@ export function loadConfig<T extends z.ZodRawShape>(
   // An empty variable means "not set": defaults apply.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const result = schema.safeParse(cleaned);
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((i) => {
-        const name = i.path.join(".");
-        const value = name in cleaned ? ` (got ${JSON.stringify(cleaned[name])})` : " (not set)";
-        return `${name}: ${i.message}${value}`;
-      }),
-    );
-  }
+  const problems = [
+    ...(result.success
+      ? []
+      : result.error.issues.map((i) => {
+          const name = i.path.join(".");
+          const value = name in cleaned ? ` (got ${hideSecrets(name, cleaned[name] ?? "")})` : " (not set)";
+          return `${name}: ${i.message}${value}`;
+        })),
+    // Combinations (a mechanism without its password, a certificate without its key) and files
+    // that cannot be read, checked on the variables as given.
+    ...connectionProblems(cleaned),
+  ];
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
   return result.data;
 }

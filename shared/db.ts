@@ -4,29 +4,32 @@ import { createHash } from "node:crypto";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres, { type Sql } from "postgres";
+import { postgresTarget } from "./connections.js";
 
 export type Db = PostgresJsDatabase;
 export type { Sql };
 
 /**
- * libpq's way of naming a Unix socket, `postgres://user@localhost/db?host=/var/run/postgresql`,
- * which postgres.js would otherwise send to the server as a setting. A socket costs both sides
- * less CPU per round trip than TCP over loopback (docs/PERFORMANCE.md).
+ * postgres.js options for a libpq-style URL (shared/connections.ts postgresTarget): libpq's way of
+ * naming a Unix socket, `postgres://user@localhost/db?host=/var/run/postgresql`, and its TLS
+ * parameters (sslmode, sslrootcert, sslcert, sslkey), which postgres.js would otherwise send to
+ * the server as settings. A socket costs both sides less CPU per round trip than TCP over
+ * loopback (docs/PERFORMANCE.md).
  */
-export function socketOptions(url: string): { url: string; host?: string } {
-  const u = new URL(url);
-  const host = u.searchParams.get("host");
-  if (!host?.startsWith("/")) return { url };
-  u.searchParams.delete("host");
-  return { url: u.toString(), host };
+export function postgresOptions(url: string): { url: string; options: { host?: string; ssl?: ReturnType<typeof postgresTarget>["ssl"] } } {
+  const target = postgresTarget(url);
+  return { url: target.url, options: { ...(target.host ? { host: target.host } : {}), ...(target.ssl !== undefined ? { ssl: target.ssl } : {}) } };
+}
+
+/** A postgres.js client for a libpq-style URL, with the socket and TLS options it names. */
+export function postgresClient(url: string, options: postgres.Options<Record<string, never>> = {}): Sql {
+  const target = postgresOptions(url);
+  return postgres(target.url, { onnotice: () => {}, ...options, ...target.options });
 }
 
 export function connect(url: string, options: { max?: number; application?: string } = {}): { sql: Sql; db: Db } {
-  const target = socketOptions(url);
-  const sql = postgres(target.url, {
-    ...(target.host ? { host: target.host } : {}),
+  const sql = postgresClient(url, {
     max: options.max ?? 8,
-    onnotice: () => {},
     // Prepared statements are planned for their parameters every time (as unprepared ones are):
     // a generic plan made while a table was nearly empty (a fresh database) stayed a sequential
     // scan as the table grew, and made the profile read and the inbox read 0.5 ms a call.
@@ -87,8 +90,7 @@ export const lockKey = (name: string): bigint => BigInt.asIntN(64, createHash("s
  * the first is done.
  */
 export async function migrateSchema(url: string, schema: string, folder: string): Promise<void> {
-  const target = socketOptions(url);
-  const sql = postgres(target.url, { max: 1, onnotice: () => {}, ...(target.host ? { host: target.host } : {}) });
+  const sql = postgresClient(url, { max: 1 });
   const key = lockKey(`migrate:${schema}`).toString();
   try {
     await sql`select pg_advisory_lock(${key}::bigint)`;

@@ -37,7 +37,7 @@ export const isPoison = (err: unknown): err is PoisonMessageError => err instanc
  * number of times, then dead-lettered with its reason.
  */
 export function isTransient(err: unknown): boolean {
-  if (err instanceof DependencyUnavailable) return true;
+  if (err instanceof DependencyUnavailable || credentialsRefused(err) !== undefined) return true;
   for (let e: unknown = err, depth = 0; typeof e === "object" && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
     const { code, name, errno, retriable } = e as { code?: unknown; name?: unknown; errno?: unknown; retriable?: unknown };
     if (typeof code === "string") {
@@ -82,4 +82,29 @@ export class DependencyUnavailable extends Error {
     super(`${dependency} unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = "DependencyUnavailable";
   }
+}
+
+/**
+ * A dependency refused our credentials: Kafka's SASL authentication failed, or the registry
+ * answered 401 / 403. Waited for like an outage (credentials are often rotated on the server
+ * first), never a reason to dead-letter an event or to exit; the start-up says so in its own
+ * words (shared/service.ts).
+ */
+export class CredentialsRefused extends Error {
+  constructor(
+    readonly dependency: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${dependency} refused the credentials: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "CredentialsRefused";
+  }
+}
+
+/** Which dependency refused our credentials, if that is what `err` (or one of its causes) says. */
+export function credentialsRefused(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; typeof e === "object" && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof CredentialsRefused) return e.dependency;
+    if ((e as { name?: unknown }).name === "KafkaJSSASLAuthenticationError") return "kafka";
+  }
+  return undefined;
 }

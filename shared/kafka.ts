@@ -1,7 +1,12 @@
-// kafkajs clients: log lines go through pino; producers are idempotent (acks=all, one request
-// in flight) so retries neither duplicate nor reorder what we publish.
-import { Kafka, logLevel, Partitioners, type LogEntry, type Producer } from "kafkajs";
+// kafkajs clients: made from the configuration (brokers, SASL, TLS: shared/connections.ts), log
+// lines through pino; producers are idempotent (acks=all, one request in flight) so retries
+// neither duplicate nor reorder what we publish.
+import { Kafka, logLevel, Partitioners, type KafkaConfig, type LogEntry, type Producer } from "kafkajs";
+import { kafkaSecurity, type KafkaSettings } from "./connections.js";
+import { isTransient } from "./errors.js";
 import type { Logger } from "./logger.js";
+
+export type { KafkaSettings };
 
 const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.ERROR]: "error",
@@ -10,13 +15,21 @@ const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.DEBUG]: "debug",
 };
 
-export function createKafka(brokers: readonly string[], clientId: string, logger: Logger): Kafka {
+/** The one way a Kafka client is made: every service, script and CLI gets the configured SASL and TLS. */
+export function createKafka(
+  settings: KafkaSettings,
+  clientId: string,
+  logger: Logger,
+  tuning: Pick<KafkaConfig, "retry" | "connectionTimeout"> = {},
+): Kafka {
   const log = logger.child({ component: "kafkajs" });
   return new Kafka({
     clientId,
-    brokers: [...brokers],
+    brokers: [...settings.KAFKA_BROKERS],
+    ...kafkaSecurity(settings),
     logLevel: logLevel.WARN,
     retry: { initialRetryTime: 200, retries: 10, maxRetryTime: 10_000 },
+    ...tuning,
     logCreator:
       () =>
       ({ level, log: entry }: LogEntry) => {
@@ -37,8 +50,39 @@ export async function createProducer(kafka: Kafka): Promise<Producer> {
     createPartitioner: Partitioners.DefaultPartitioner,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 10_000 },
   });
-  await producer.connect();
+  try {
+    await producer.connect();
+  } catch (err) {
+    await producer.disconnect().catch(() => undefined); // the caller tries again with a new one
+    throw err;
+  }
   return producer;
+}
+
+/**
+ * Runs `fn` (a send, a connect) again while Kafka is away (a broker restarting, a connection
+ * refused: what isTransient calls transient) until it succeeds or `deadline` (epoch ms) has
+ * passed; then throws an error that names `what`, the deadline and the last error. For clients
+ * outside a service, which have no start-up wait or relay loop of their own: the CRM stand-in,
+ * the demo, the benchmark. kafkajs's own retries give up about 8 s (its defaults) to a minute
+ * (createKafka's) into an outage; a send tried again here is a new produce request, so a record
+ * whose acknowledgement was lost can land twice: every consumer drops the copy by its event id.
+ */
+export async function untilKafkaTakes<T>(fn: () => Promise<T>, opts: { readonly deadline: number; readonly logger: Logger; readonly what: string }): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (!isTransient(err)) throw err;
+      const wait = Math.min(5_000, 250 * 2 ** Math.min(attempt, 5));
+      if (Date.now() + wait > opts.deadline) {
+        throw new Error(`${opts.what}: Kafka did not answer before the deadline (${new Date(opts.deadline).toISOString()}); last error: ${reason}`, { cause: err });
+      }
+      opts.logger.warn({ err: reason, attempt, retry_in_ms: wait }, `${opts.what}: Kafka unavailable; trying again`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
 }
 
 /** Kafka headers as plain strings. */

@@ -11,7 +11,7 @@ import { createCodec, type Codec } from "./codec.js";
 import { loadConfig, type BaseConfig } from "./config.js";
 import { startConsumer, type BatchReactor, type RunningConsumer } from "./consumer.js";
 import { connect, migrateSchema, type Db, type Sql } from "./db.js";
-import { isTransient } from "./errors.js";
+import { credentialsRefused, isTransient } from "./errors.js";
 import { onParentGone } from "./parent.js";
 import { startHealthServer, type HealthServer, type RouteHandler } from "./health.js";
 import { newId } from "./ids.js";
@@ -60,6 +60,12 @@ export interface RunningService<C extends BaseConfig = BaseConfig> {
   stop(): Promise<void>;
 }
 
+/** What to check when a dependency refuses the credentials. */
+const credentialVariables: Record<string, string> = {
+  kafka: "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD",
+  "schema registry": "SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD",
+};
+
 /** Thrown by runService when its start-up was abandoned (a signal while it waited for a dependency). */
 export class StartupAbandoned extends Error {
   override readonly name = "StartupAbandoned";
@@ -105,8 +111,9 @@ export async function runService<S extends z.ZodRawShape>(
    * else (a bad configuration, an incompatible schema) ends the start-up.
    */
   const untilAvailable = async <T>(name: string, what: string, fn: () => Promise<T>): Promise<T> => {
+    let refused = false; // the last attempt's credentials were refused: /readyz keeps saying so
     for (let attempt = 1; ; attempt++) {
-      waitingFor = what;
+      waitingFor = refused ? `${what} (credentials refused)` : what;
       if (options.signal?.aborted) throw new StartupAbandoned(`start-up abandoned while waiting for ${what}`);
       try {
         return await step(name, fn);
@@ -114,7 +121,16 @@ export async function runService<S extends z.ZodRawShape>(
         if (!isTransient(err)) throw err;
         if (options.signal?.aborted) throw new StartupAbandoned(`start-up abandoned while waiting for ${what}`);
         const wait = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
-        logger.warn({ err: err instanceof Error ? err.message : String(err), attempt, retry_in_ms: wait }, `${what} unavailable at start-up; waiting for it`);
+        const refusedBy = credentialsRefused(err);
+        refused = refusedBy !== undefined;
+        if (refusedBy) {
+          // Not a crash loop: the service stays up, not ready, and tries again (the credentials
+          // may be being rotated on the server); the line says which variables to check.
+          waitingFor = `${what} (credentials refused)`;
+          logger.error({ err: err instanceof Error ? err.message : String(err), attempt, retry_in_ms: wait }, `${refusedBy} refused this service's credentials at start-up (check ${credentialVariables[refusedBy] ?? "its credentials"}); not consuming, trying again`);
+        } else {
+          logger.warn({ err: err instanceof Error ? err.message : String(err), attempt, retry_in_ms: wait }, `${what} unavailable at start-up; waiting for it`);
+        }
         await new Promise<void>((resolve) => {
           const onAbort = () => {
             clearTimeout(timer);
@@ -130,8 +146,8 @@ export async function runService<S extends z.ZodRawShape>(
       }
     }
   };
-  const codec = createCodec(config.SCHEMA_REGISTRY_URL, catalog);
-  const kafka = createKafka(config.KAFKA_BROKERS, def.name, logger);
+  const codec = createCodec(config, catalog);
+  const kafka = createKafka(config, def.name, logger);
   let producer: Producer | undefined;
   let relay: Relay | undefined;
   let liveProducer: Producer;

@@ -17,8 +17,8 @@ const program = new Command().argument("<tenant>").option("--skip <n>", "leave o
 const tenant = program.args[0] ?? "";
 const skip = Number(program.opts<{ skip: string }>().skip);
 const config = loadConfig({});
-const kafka = createKafka(config.KAFKA_BROKERS, "hops", createLogger("hops", "error"));
-const codec = createCodec(config.SCHEMA_REGISTRY_URL, loadCatalog());
+const kafka = createKafka(config, "hops", createLogger("hops", "error"));
+const codec = createCodec(config, loadCatalog());
 
 interface Seen {
   readonly type: string;

@@ -1,9 +1,12 @@
 // The benchmark's CRM side: places many orders at once or at a fixed rate, and waits for their
 // outcome on crm.order-status.v1, recording when each was placed and when its outcome arrived.
-import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from "kafkajs";
+import type { Consumer, Producer } from "kafkajs";
 import { loadCatalog } from "../../schemas/catalog.js";
 import type { Message } from "../../schemas/generated/events.js";
 import { createCodec, type Codec } from "../../shared/codec.js";
+import type { BaseConfig } from "../../shared/config.js";
+import { createKafka, createProducer, untilKafkaTakes } from "../../shared/kafka.js";
+import { createLogger } from "../../shared/logger.js";
 import { eventHeaders } from "../../shared/outbox.js";
 import { topics } from "../../shared/topics.js";
 
@@ -28,11 +31,16 @@ export interface OrderDesk {
 const keyOf = (m: Message): string => (m.type === "ProvisionOrderPlaced" ? m.data.crm_reference : (m.meta.subscriber_id ?? ""));
 const orderIdOf = (m: Message): string => ("order_id" in m.data ? String(m.data.order_id) : m.meta.correlation_id);
 
-export async function openOrderDesk(brokers: readonly string[], registryUrl: string, groupId: string): Promise<OrderDesk> {
-  const kafka = new Kafka({ clientId: "bench-crm", brokers: [...brokers], logLevel: logLevel.NOTHING });
-  const codec: Codec = createCodec(registryUrl, loadCatalog());
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
+/** A send rides through a broker restart for up to this long (as the CRM's: scripts/crm.ts). */
+const kafkaDeadlineMs = 300_000;
+
+export async function openOrderDesk(config: BaseConfig, groupId: string): Promise<OrderDesk> {
+  const logger = createLogger("bench-crm", "error");
+  const kafka = createKafka(config, "bench-crm", logger);
+  const codec: Codec = createCodec(config, loadCatalog());
+  const producer: Producer = await createProducer(kafka);
+  const send = (messages: Array<Awaited<ReturnType<typeof encode>>>) =>
+    untilKafkaTakes(() => producer.send({ topic: topics.crmOrders, acks: -1, messages }), { deadline: Date.now() + kafkaDeadlineMs, logger, what: "placing orders" });
   const placed = new Map<string, number>();
   const outcomes = new Map<string, Outcome>();
   let progress = Date.now();
@@ -69,7 +77,7 @@ export async function openOrderDesk(brokers: readonly string[], registryUrl: str
       for (let i = 0; i < encoded.length; i += 500) {
         const now = Date.now();
         for (const m of messages.slice(i, i + 500)) placed.set(orderIdOf(m), now);
-        await producer.send({ topic: topics.crmOrders, acks: -1, messages: encoded.slice(i, i + 500) });
+        await send(encoded.slice(i, i + 500));
       }
     },
     async placeAtRate(messages, rate) {
@@ -83,7 +91,7 @@ export async function openOrderDesk(brokers: readonly string[], registryUrl: str
         const e = encoded[i];
         if (!m || !e) continue;
         placed.set(orderIdOf(m), Date.now());
-        await producer.send({ topic: topics.crmOrders, acks: -1, messages: [e] });
+        await send([e]);
       }
     },
     async waitFor(orderIds, timeoutMs) {

@@ -56,7 +56,7 @@ program
   .description("with the projection stopped: reset its group to offset 0 and empty its documents; the next start rebuilds them")
   .action(async () => {
     const c = config();
-    const kafka = createKafka(c.KAFKA_BROKERS, "projection-cli", createLogger("projection-cli", c.LOG_LEVEL));
+    const kafka = createKafka(c, "projection-cli", createLogger("projection-cli", c.LOG_LEVEL));
     await withDb((db) => resetForReplay(kafka, db, `projection${c.KAFKA_GROUP_SUFFIX}`));
     console.log("reset: start the projection to rebuild every document from offset 0");
   });

@@ -13,7 +13,7 @@ import { startProcess, within } from "../support/process.js";
 const run = runId();
 const inTopic = `test.crash.${run}.in`;
 const outTopic = `test.crash.${run}.out`;
-const codec = createCodec(testEnv.SCHEMA_REGISTRY_URL, loadCatalog());
+const codec = createCodec(testEnv, loadCatalog());
 const { sql, db } = connect(testEnv.DATABASE_URL);
 const producer = testKafka.producer();
 const env = { ...testEnv, LEDGER_IN_TOPIC: inTopic, LEDGER_OUT_TOPIC: outTopic, KAFKA_GROUP_SUFFIX: `-${run}` };

@@ -18,7 +18,7 @@ const run = runId();
 const inTopic = `test.runtime.${run}.in`;
 const outTopic = `test.runtime.${run}.out`;
 const catalog = loadCatalog();
-const codec = createCodec(testEnv.SCHEMA_REGISTRY_URL, catalog);
+const codec = createCodec(testEnv, catalog);
 const { sql, db } = connect(testEnv.DATABASE_URL);
 const producer = testKafka.producer();
 let service: RunningService;

@@ -34,5 +34,14 @@ export const testEnv = {
   STATE_FLUSH_MS: "300",
 } as const;
 
+/**
+ * The local broker's SASL/SCRAM listener (infra/kafka.sh writes it to .stack/stack.env; the
+ * environment may name another), or undefined when the running stack has none.
+ */
+export function saslListener(): { brokers: string; username: string; password: string } | undefined {
+  const [brokers, username, password] = ["STACK_KAFKA_SASL_BROKERS", "STACK_KAFKA_SASL_USERNAME", "STACK_KAFKA_SASL_PASSWORD"].map((k) => process.env[k] ?? fromStack[k]);
+  return brokers && username && password ? { brokers, username, password } : undefined;
+}
+
 /** Fresh ids per test run: topics, groups and subjects never collide with another run. */
 export const runId = (): string => `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;

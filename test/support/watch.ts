@@ -8,7 +8,7 @@ import { createCodec } from "../../shared/codec.js";
 import { testEnv, runId } from "./env.js";
 import { testKafka, waitUntil } from "./kafka.js";
 
-export const testCodec = createCodec(testEnv.SCHEMA_REGISTRY_URL, loadCatalog());
+export const testCodec = createCodec(testEnv, loadCatalog());
 
 export interface Seen {
   readonly message: Message;

@@ -4,7 +4,6 @@ import type { Message } from "../../schemas/generated/events.js";
 import { refused } from "../../shared/codec.js";
 import { checkTopic } from "../../shared/consumer.js";
 import { DependencyUnavailable, isPoison, isTransient, PoisonMessageError } from "../../shared/errors.js";
-import { socketOptions } from "../../shared/db.js";
 import { topics } from "../../shared/topics.js";
 
 const pgError = (code: string) => Object.assign(new Error(`postgres ${code}`), { code });
@@ -63,18 +62,6 @@ describe("checkTopic: each topic accepts only its own record types", () => {
 
   it("leaves topics outside the contract (test topics) alone", () => {
     expect(() => checkTopic(order, "test.some-topic", contract)).not.toThrow();
-  });
-});
-
-describe("socketOptions: libpq's Unix socket form of DATABASE_URL", () => {
-  it("takes host=/dir out of the URL and hands it to the driver", () => {
-    expect(socketOptions("postgres://postgres@localhost/fiber?host=/var/run/postgresql")).toEqual({
-      url: "postgres://postgres@localhost/fiber",
-      host: "/var/run/postgresql",
-    });
-  });
-  it("leaves a TCP URL as it is", () => {
-    expect(socketOptions("postgres://postgres@127.0.0.1:5432/fiber")).toEqual({ url: "postgres://postgres@127.0.0.1:5432/fiber" });
   });
 });
 
