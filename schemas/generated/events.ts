@@ -1144,6 +1144,23 @@ export interface FiberLifecycleSubscriberPlanChangeRequested {
 }
 
 /**
+ * A modify order with a future effective date was accepted: the change is held and applied on that date across every service (SubscriberPlanChangeRequested then), or the order fails if the subscriber is gone by then.
+ */
+export interface FiberLifecycleSubscriberPlanChangeScheduled {
+    /**
+     * Who, when, which tenant and subscriber, and which order and event caused this one.
+     */
+    meta: FiberMeta;
+    order_id: string;
+    service_plan_id: string;
+    bandwidth_mbps: number;
+    /**
+     * YYYY-MM-DD, after the day the order was accepted.
+     */
+    effective_date: string;
+}
+
+/**
  * Every plan-change step is done.
  */
 export interface FiberLifecycleSubscriberPlanChanged {
@@ -1352,6 +1369,7 @@ export interface EventRecords {
   SubscriberCreated: FiberLifecycleSubscriberCreated;
   SubscriberPlanChangeFailed: FiberLifecycleSubscriberPlanChangeFailed;
   SubscriberPlanChangeRequested: FiberLifecycleSubscriberPlanChangeRequested;
+  SubscriberPlanChangeScheduled: FiberLifecycleSubscriberPlanChangeScheduled;
   SubscriberPlanChanged: FiberLifecycleSubscriberPlanChanged;
   SubscriberProvisioned: FiberLifecycleSubscriberProvisioned;
   SubscriberProvisioningFailed: FiberLifecycleSubscriberProvisioningFailed;
@@ -1418,6 +1436,7 @@ export const eventTopics = {
   SubscriberCreated: "subscriber.lifecycle.v1",
   SubscriberPlanChangeFailed: "subscriber.lifecycle.v1",
   SubscriberPlanChangeRequested: "subscriber.lifecycle.v1",
+  SubscriberPlanChangeScheduled: "subscriber.lifecycle.v1",
   SubscriberPlanChanged: "subscriber.lifecycle.v1",
   SubscriberProvisioned: "subscriber.lifecycle.v1",
   SubscriberProvisioningFailed: "subscriber.lifecycle.v1",
@@ -1437,4 +1456,4 @@ export type CrmOrdersV1Event = "ModifyOrderPlaced" | "ProvisionOrderPlaced" | "R
 /** Record types published on service-metadata.v1. */
 export type ServiceMetadataV1Event = "ServiceMetadata";
 /** Record types published on subscriber.lifecycle.v1. */
-export type SubscriberLifecycleV1Event = "BillingPlanChangeFailed" | "BillingPlanChanged" | "BillingServiceCancelled" | "BillingServiceCreated" | "BillingServiceCreationFailed" | "BillingServiceResumed" | "BillingServiceSuspended" | "BillingServiceTerminated" | "IpAllocated" | "IpAllocationFailed" | "IpReleased" | "NetworkProfileCreated" | "NetworkProfileCreationFailed" | "NetworkProfileDeleted" | "NetworkProfileSkipped" | "NetworkProfileUpdated" | "OnuActivated" | "OnuActivationFailed" | "OnuActivationSkipped" | "OnuBandwidthChangeFailed" | "OnuBandwidthChanged" | "OnuDeactivated" | "OnuDeactivationFailed" | "RadiusAccountCreated" | "RadiusAccountCreationFailed" | "RadiusAccountDeleted" | "RadiusAccountResumed" | "RadiusAccountSuspended" | "RadiusCoaCompleted" | "RadiusPlanChangeFailed" | "RadiusPlanChanged" | "SubscriberArchived" | "SubscriberCreated" | "SubscriberPlanChangeFailed" | "SubscriberPlanChangeRequested" | "SubscriberPlanChanged" | "SubscriberProvisioned" | "SubscriberProvisioningFailed" | "SubscriberProvisioningRolledBack" | "SubscriberResumeRequested" | "SubscriberResumed" | "SubscriberSuspendRequested" | "SubscriberSuspended" | "SubscriberTeardownFailed" | "SubscriberTerminationRequested";
+export type SubscriberLifecycleV1Event = "BillingPlanChangeFailed" | "BillingPlanChanged" | "BillingServiceCancelled" | "BillingServiceCreated" | "BillingServiceCreationFailed" | "BillingServiceResumed" | "BillingServiceSuspended" | "BillingServiceTerminated" | "IpAllocated" | "IpAllocationFailed" | "IpReleased" | "NetworkProfileCreated" | "NetworkProfileCreationFailed" | "NetworkProfileDeleted" | "NetworkProfileSkipped" | "NetworkProfileUpdated" | "OnuActivated" | "OnuActivationFailed" | "OnuActivationSkipped" | "OnuBandwidthChangeFailed" | "OnuBandwidthChanged" | "OnuDeactivated" | "OnuDeactivationFailed" | "RadiusAccountCreated" | "RadiusAccountCreationFailed" | "RadiusAccountDeleted" | "RadiusAccountResumed" | "RadiusAccountSuspended" | "RadiusCoaCompleted" | "RadiusPlanChangeFailed" | "RadiusPlanChanged" | "SubscriberArchived" | "SubscriberCreated" | "SubscriberPlanChangeFailed" | "SubscriberPlanChangeRequested" | "SubscriberPlanChangeScheduled" | "SubscriberPlanChanged" | "SubscriberProvisioned" | "SubscriberProvisioningFailed" | "SubscriberProvisioningRolledBack" | "SubscriberResumeRequested" | "SubscriberResumed" | "SubscriberSuspendRequested" | "SubscriberSuspended" | "SubscriberTeardownFailed" | "SubscriberTerminationRequested";

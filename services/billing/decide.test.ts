@@ -45,7 +45,7 @@ describe("billing service record", () => {
     expect(d.effects).toEqual([
       { kind: "create-service", service_id: "id-1", tenant_id: "tenant-a", subscriber_id: "sub-1", plan_id: "fiber-100", price: eur, started_at: 1_800_000_000_000 },
     ]);
-    expect(d.state).toEqual({ outcome: "created", service_id: "id-1", cancelled: false, status: "active" });
+    expect(d.state).toEqual({ outcome: "created", service_id: "id-1", cancelled: false, status: "active", period_start: "2027-01-15" });
   });
 
   it("records the plan too when activation was skipped (not FTTH)", () => {
@@ -156,6 +156,18 @@ describe("plan change", () => {
   it("given its own change failed, when the plan change fails, then nothing to put back", () => {
     const refused = whenGiven(active, planChange(), null, created);
     expect(whenGiven([...active, planChange()], planFailed(), eur, refused.state)).toMatchObject({ events: [], effects: [] });
+  });
+
+  it("refuses a change dated before the plan period charged now (effective_date_before_current_period), and changes nothing", () => {
+    const since = { ...created, period_start: "2026-12-10" };
+    const d = whenGiven(active, planChange("2026-12-05"), price500, since);
+    expect(d.events.map((e) => [e.type, e.data])).toEqual([
+      ["BillingPlanChangeFailed", { service_id: "bill-1", service_plan_id: "fiber-500", code: "effective_date_before_current_period", reason: "effective_date 2026-12-05 is before the plan period charged since 2026-12-10; a plan change cannot rewrite what was charged" }],
+    ]);
+    expect(d.effects).toEqual([]);
+    const ok = whenGiven(active, planChange("2026-12-10"), price500, since);
+    expect(ok.events.map((e) => e.type)).toEqual(["BillingPlanChanged"]);
+    expect(ok.state.period_start).toBe("2026-12-10");
   });
 
   it("fails with price_not_configured and changes nothing when the new plan has no price", () => {

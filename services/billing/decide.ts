@@ -33,6 +33,12 @@ export interface BillingState {
   readonly plan_orders?: readonly string[];
   /** Of those, the ones billing applied: a failed plan change puts back only what billing moved. */
   readonly plans_applied?: readonly string[];
+  /**
+   * YYYY-MM-DD: the start of the plan period charged now (the service's start, or its last plan
+   * change); a plan change dated before it would rewrite what was charged, and is refused.
+   * Absent on states stored before it existed.
+   */
+  readonly period_start?: string;
 }
 
 export const initialBillingState: BillingState = { outcome: null, service_id: null, cancelled: false };
@@ -137,6 +143,14 @@ function lifecycle(view: SubscriberView, state: BillingState, event: Message, pr
       const { service_plan_id, effective_date } = event.data;
       const previous_ends_on = dayBefore(effective_date);
       const next = { ...state, service_id: serviceId, plan_orders: [...orders, event.data.order_id].slice(-20) };
+      if (state.period_start !== undefined && effective_date < state.period_start) {
+        const reason = `effective_date ${effective_date} is before the plan period charged since ${state.period_start}; a plan change cannot rewrite what was charged`;
+        return {
+          events: [follow(ctx, event, "BillingPlanChangeFailed", { service_id: serviceId, service_plan_id, code: "effective_date_before_current_period", reason })],
+          effects: [],
+          state: next,
+        };
+      }
       if (!price) {
         return {
           events: [
@@ -154,7 +168,7 @@ function lifecycle(view: SubscriberView, state: BillingState, event: Message, pr
       return {
         events: [follow(ctx, event, "BillingPlanChanged", { service_id: serviceId, service_plan_id, effective_date, reverts_order_id: null })],
         effects: [{ kind: "change-plan", tenant_id: view.tenant_id, service_id: serviceId, plan_id: service_plan_id, price, starts_on: effective_date, previous_ends_on }],
-        state: { ...next, plans_applied: [...(state.plans_applied ?? []), event.data.order_id].slice(-20) },
+        state: { ...next, plans_applied: [...(state.plans_applied ?? []), event.data.order_id].slice(-20), period_start: effective_date },
       };
     }
     case "SubscriberPlanChangeFailed": {
@@ -219,6 +233,6 @@ export function decide(view: SubscriberView, state: BillingState, event: Message
         started_at: ctx.now(),
       },
     ],
-    state: { ...state, outcome: "created", service_id, status: "active" },
+    state: { ...state, outcome: "created", service_id, status: "active", period_start: new Date(ctx.now()).toISOString().slice(0, 10) },
   };
 }

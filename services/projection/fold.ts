@@ -230,6 +230,8 @@ function changeOf(doc: ProjectionDocument, m: Message): Change {
       return { status: doc.degraded_reasons.length > 0 ? "degraded" : "active", summary: "Subscriber resumed" };
     case "SubscriberPlanChangeRequested":
       return { summary: `Plan change to ${m.data.service_plan_id} (${m.data.bandwidth_mbps} Mbps) from ${m.data.effective_date} requested by order ${m.data.order_id}` };
+    case "SubscriberPlanChangeScheduled":
+      return { summary: `Plan change to ${m.data.service_plan_id} (${m.data.bandwidth_mbps} Mbps) scheduled for ${m.data.effective_date} by order ${m.data.order_id}` };
     case "SubscriberPlanChanged":
       return { plan: m.data.service_plan_id, summary: `Plan changed to ${m.data.service_plan_id}` };
     case "SubscriberTerminationRequested":

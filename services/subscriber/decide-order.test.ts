@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { EventData, EventName, Message } from "../../schemas/generated/events.js";
 import type { EventContext } from "../../shared/messages.js";
 import { decideLifecycle, decideOrderDeadline, startTracking, type Tracked } from "./decide-outcome.js";
-import { decideLifecycleOrder, lifecycleUnanswerable, type LifecycleOrder, type LifecycleOrderInput } from "./decide-order.js";
+import { decideLifecycleOrder, lifecycleUnanswerable, releaseScheduled, type LifecycleOrder, type LifecycleOrderInput } from "./decide-order.js";
 import type { Plan } from "./decide.js";
 
 let seq = 0;
@@ -63,7 +63,7 @@ const orders = {
 const res500: Plan = { plan_id: "res-500", name: "Residential 500", bandwidth_mbps: 500 };
 
 function decide(order: LifecycleOrder, state: Tracked | null, extra: Partial<LifecycleOrderInput> = {}) {
-  return decideLifecycleOrder({ order, state, plan: res500, alreadyAccepted: false, today: "2026-11-24", ...extra }, ctx);
+  return decideLifecycleOrder({ order, state, plan: res500, alreadyAccepted: false, today: "2026-12-01", ...extra }, ctx);
 }
 
 /** Accepts the order and folds our own events in; returns the state. */
@@ -219,7 +219,7 @@ describe("modify", () => {
     const d = decide(orders.modify(), active());
     expect(d.kind === "accepted" && d.outgoing[0]?.message.data).toEqual({ order_id: "o-m", service_plan_id: "res-500", bandwidth_mbps: 500, effective_date: "2026-12-01" });
     const noDate = decide(orders.modify({ effective_date: null, service_plan_id: null, bandwidth_mbps: 250 }, "o-m2"), active(), { plan: null });
-    expect(noDate.kind === "accepted" && noDate.outgoing[0]?.message.data).toEqual({ order_id: "o-m2", service_plan_id: "res-100", bandwidth_mbps: 250, effective_date: "2026-11-24" });
+    expect(noDate.kind === "accepted" && noDate.outgoing[0]?.message.data).toEqual({ order_id: "o-m2", service_plan_id: "res-100", bandwidth_mbps: 250, effective_date: "2026-12-01" });
   });
 
   it("given a modify in flight on a subscriber with an ONU, when RADIUS, billing and the OLT answered, then SubscriberPlanChanged + OrderCompleted", () => {
@@ -265,6 +265,49 @@ describe("modify", () => {
     expect(late.emitted).toEqual([]);
     expect(late.state.pending?.answers).toEqual(["radius"]);
     expect(answer(late.state, billingChanged(), onuChanged()).emitted.map((m) => m.type)).toEqual(["SubscriberPlanChanged", "OrderCompleted"]);
+  });
+});
+
+describe("plan change dates (billing periods are calendar months)", () => {
+  it("given a date before the current billing period, then effective_date_before_current_period; within it, accepted at once", () => {
+    expectRejected(decide(orders.modify({ effective_date: "2026-11-30" }), active()), "effective_date_before_current_period", "modify");
+    const within = decide(orders.modify({ effective_date: "2026-12-01" }), active(), { today: "2026-12-15" });
+    expect(within.kind === "accepted" && within.outgoing.map((o) => o.message.type)).toEqual(["SubscriberPlanChangeRequested", "OrderAccepted"]);
+  });
+
+  it("given a later date, then OrderAccepted + SubscriberPlanChangeScheduled and nothing changes today; the subscriber takes other orders meanwhile", () => {
+    const d = decide(orders.modify({ effective_date: "2027-01-01" }), active());
+    expect(d.kind).toBe("scheduled");
+    if (d.kind !== "scheduled") return;
+    expect(d.outgoing.map((o) => [o.message.type, o.topic])).toEqual([["SubscriberPlanChangeScheduled", "subscriber.lifecycle.v1"], ["OrderAccepted", "crm.order-status.v1"]]);
+    expect(d.schedule).toMatchObject({ order_id: "o-m", subscriber_id: SUB, service_plan_id: "res-500", bandwidth_mbps: 500, effective_date: "2027-01-01" });
+    expect(decide(orders.suspend(), active()).kind).toBe("accepted");
+    // A change for a later date is taken even while another order is in flight, or while suspended.
+    expect(decide(orders.modify({ effective_date: "2027-01-01" }, "o-m2"), accepted(orders.suspend(), active())).kind).toBe("scheduled");
+  });
+
+  it("on its date, a scheduled change becomes the order in flight (SubscriberPlanChangeRequested with its date); it waits for an order in flight; it fails for a subscriber gone", () => {
+    const d = decide(orders.modify({ effective_date: "2027-01-01" }), active());
+    if (d.kind !== "scheduled") throw new Error(d.kind);
+    const released = releaseScheduled(d.schedule, active(), ctx);
+    expect(released.kind).toBe("released");
+    if (released.kind !== "released") return;
+    expect(released.outgoing.map((o) => [o.message.type, o.message.data])).toEqual([
+      ["SubscriberPlanChangeRequested", { order_id: "o-m", service_plan_id: "res-500", bandwidth_mbps: 500, effective_date: "2027-01-01" }],
+    ]);
+    expect(released.outgoing[0]?.message.meta.causation_id).toBe(d.schedule.cause_event_id);
+    expect(released.state.pending).toMatchObject({ order_id: "o-m", order_type: "modify", previous: { service_plan_id: "res-100", bandwidth_mbps: 100 } });
+    const done = answer(
+      released.state,
+      event("RadiusPlanChanged", { reverts_order_id: null, username: "u1", service_plan_id: "res-500", rate_limit: "500M/500M" }, "o-m"),
+      event("BillingPlanChanged", { reverts_order_id: null, service_id: "svc-1", service_plan_id: "res-500", effective_date: "2027-01-01" }, "o-m"),
+      event("OnuBandwidthChanged", { reverts_order_id: null, onu_id: "onu-1", bandwidth_mbps: 500 }, "o-m"),
+    );
+    expect(done.emitted.map((m) => m.type)).toEqual(["SubscriberPlanChanged", "OrderCompleted"]);
+
+    expect(releaseScheduled(d.schedule, accepted(orders.suspend(), active()), ctx).kind).toBe("wait");
+    const gone = releaseScheduled(d.schedule, null, ctx);
+    expect(gone.kind === "failed" && gone.outgoing.map((o) => [o.message.type, (o.message as Message<"OrderFailed">).data.code])).toEqual([["OrderFailed", "not_active"]]);
   });
 });
 

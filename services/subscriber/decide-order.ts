@@ -55,8 +55,22 @@ export interface LifecycleOrderInput {
   readonly today: string;
 }
 
+/** A plan change held until its date (subscriber.scheduled_plan_changes). */
+export interface ScheduledChange {
+  readonly tenant_id: string;
+  readonly order_id: string;
+  readonly subscriber_id: string;
+  readonly service_plan_id: string;
+  readonly bandwidth_mbps: number;
+  readonly effective_date: string;
+  /** The SubscriberPlanChangeScheduled event. */
+  readonly cause_event_id: string;
+  readonly correlation_id: string;
+}
+
 export type LifecycleOrderDecision =
   | { readonly kind: "duplicate" }
+  | { readonly kind: "scheduled"; readonly schedule: ScheduledChange; readonly outgoing: readonly Outgoing[] }
   | { readonly kind: "rejected"; readonly reasons: readonly Reason[]; readonly outgoing: readonly Outgoing[] }
   | { readonly kind: "accepted"; readonly state: Tracked; readonly outgoing: readonly Outgoing[] };
 
@@ -80,8 +94,18 @@ function lengthReasons(order: LifecycleOrder): Reason[] {
   return out;
 }
 
-/** Why the order cannot be carried out, or [] when it can. */
-export function orderReasons({ order, state, plan }: Pick<LifecycleOrderInput, "order" | "state" | "plan">): Reason[] {
+/** The first day of the billing period `today` (YYYY-MM-DD) lies in: billing periods are calendar months. */
+export const periodStart = (today: string): string => `${today.slice(0, 7)}-01`;
+
+/** A modify order's effective date when it lies after `today`: the change is scheduled for it. */
+export function scheduledFor(order: LifecycleOrder, today: string): string | null {
+  if (order.type !== "ModifyOrderPlaced") return null;
+  const date = given(order.data.effective_date);
+  return date !== null && date > today ? date : null;
+}
+
+/** Why the order cannot be carried out, or [] when it can. `today` (YYYY-MM-DD) dates a modify order. */
+export function orderReasons({ order, state, plan, today }: Pick<LifecycleOrderInput, "order" | "state" | "plan"> & { readonly today?: string }): Reason[] {
   const type = orderTypeOf(order);
   // What needs only the order comes first: a malformed order gets the same answer whatever the subscriber's state.
   const malformed = [...lengthReasons(order), ...lifecycleContentReasons(order.data as Parameters<typeof lifecycleContentReasons>[0])];
@@ -95,7 +119,9 @@ export function orderReasons({ order, state, plan }: Pick<LifecycleOrderInput, "
   if (state.pending?.stalled) {
     return [reason(null, "teardown_stalled", `termination ${state.pending.order_id} stopped at ${state.pending.stalled.step} (${state.pending.stalled.code}); retry it with a terminate order`)];
   }
-  if (state.pending) {
+  // A change for a later date does not wait for what is in flight today: it is held until its date.
+  const later = today !== undefined && scheduledFor(order, today) !== null;
+  if (state.pending && !later) {
     return [reason(null, "operation_in_progress", `${state.pending.order_type} order ${state.pending.order_id} is still in flight`)];
   }
   switch (type) {
@@ -114,12 +140,18 @@ export function orderReasons({ order, state, plan }: Pick<LifecycleOrderInput, "
       }
       return phase === "active" || phase === "suspended" ? [] : [reason(null, "operation_in_progress", `the subscriber is ${phase}`)];
     case "modify":
-      return modifyReasons(order as Message<"ModifyOrderPlaced">, state, plan, phase);
+      return modifyReasons(order as Message<"ModifyOrderPlaced">, state, plan, phase, today, later);
   }
 }
 
-function modifyReasons(order: Message<"ModifyOrderPlaced">, state: Tracked, plan: Plan | null, phase: string): Reason[] {
-  if (phase !== "active") return [reason(null, "not_active", `only an active subscriber can change plan (it is ${phase})`)];
+function modifyReasons(order: Message<"ModifyOrderPlaced">, state: Tracked, plan: Plan | null, phase: string, today: string | undefined, later: boolean): Reason[] {
+  // Today's change needs an active line; one for a later date only a live one (it is checked again on its date).
+  if (phase !== "active" && !(later && phase === "suspended")) return [reason(null, "not_active", `only an active subscriber can change plan (it is ${phase})`)];
+  const date = given(order.data.effective_date);
+  if (today !== undefined && date !== null && date < periodStart(today)) {
+    // The billing periods before the current one are closed: a change may reach back within it, no further.
+    return [reason("effective_date", "effective_date_before_current_period", `effective_date ${date} is before the current billing period (from ${periodStart(today)}); a plan change may be backdated within it only`)];
+  }
   const planId = given(order.data.service_plan_id);
   const bw = order.data.bandwidth_mbps;
   const out: Reason[] = [];
@@ -177,8 +209,22 @@ export function decideLifecycleOrder(input: LifecycleOrderInput, ctx: EventConte
     return { kind: "rejected", reasons, outgoing: [{ message: rejected, topic: topics.orderStatus, key: order_id }] };
   }
   const { subscriber_id, subscriber_number } = state.view;
-  const lifecycleEvent = requested(input, state, ctx);
   const accepted = follow(ctx, order, "OrderAccepted", { order_id, order_type, subscriber_id, subscriber_number }, { subscriber_id });
+  const date = scheduledFor(order, input.today);
+  if (date !== null && order.type === "ModifyOrderPlaced") {
+    // Held until its date: nothing changes today, in any service.
+    const target = planChange(order, state, input.plan);
+    const scheduled = follow(ctx, order, "SubscriberPlanChangeScheduled", { order_id, ...target, effective_date: date }, { subscriber_id });
+    return {
+      kind: "scheduled",
+      schedule: { tenant_id: state.view.tenant_id, order_id, subscriber_id, ...target, effective_date: date, cause_event_id: scheduled.meta.event_id, correlation_id: scheduled.meta.correlation_id },
+      outgoing: [
+        { message: scheduled, topic: topics.lifecycle, key: subscriber_id },
+        { message: accepted, topic: topics.orderStatus, key: order_id },
+      ],
+    };
+  }
+  const lifecycleEvent = requested(input, state, ctx);
   // Our own event goes into the view at once (terminating, the new plan); its echo is a no-op.
   const view = evolveView(state.view, lifecycleEvent) ?? state.view;
   const pending: PendingOrder = {
@@ -209,4 +255,36 @@ export function decideLifecycleOrder(input: LifecycleOrderInput, ctx: EventConte
       { message: accepted, topic: topics.orderStatus, key: order_id },
     ],
   };
+}
+
+export type ReleaseDecision =
+  | { readonly kind: "wait"; readonly why: string }
+  | { readonly kind: "failed"; readonly outgoing: readonly Outgoing[] }
+  | { readonly kind: "released"; readonly state: Tracked; readonly outgoing: readonly Outgoing[] };
+
+/**
+ * A scheduled plan change on its date (or its subscriber gone): it becomes the order in flight,
+ * SubscriberPlanChangeRequested with its date, exactly as a change for today would, once no other
+ * order is in flight; a subscriber terminated, terminating or never provisioned fails it.
+ */
+export function releaseScheduled(s: ScheduledChange, state: Tracked | null, ctx: EventContext): ReleaseDecision {
+  const cause = { meta: { event_id: s.cause_event_id, occurred_at: ctx.now(), tenant_id: s.tenant_id, subscriber_id: s.subscriber_id, correlation_id: s.correlation_id, causation_id: null, producer: "subscriber" } };
+  const phase = state ? phaseOf(state.view) : "archived";
+  if (!state || (phase !== "active" && phase !== "suspended") || state.pending?.stalled) {
+    const why = `the subscriber is ${state?.pending?.stalled ? "terminating" : phase} on ${s.effective_date}, the plan change's date`;
+    const failedOrder = follow(ctx, cause, "OrderFailed", { order_id: s.order_id, order_type: "modify", subscriber_id: s.subscriber_id, step: "subscriber", reason: why, code: "not_active" });
+    return { kind: "failed", outgoing: [{ message: failedOrder, topic: topics.orderStatus, key: s.order_id }] };
+  }
+  if (state.pending) return { kind: "wait", why: `${state.pending.order_type} order ${state.pending.order_id} is in flight` };
+  const request = follow(ctx, cause, "SubscriberPlanChangeRequested", { order_id: s.order_id, service_plan_id: s.service_plan_id, bandwidth_mbps: s.bandwidth_mbps, effective_date: s.effective_date }, { subscriber_id: s.subscriber_id });
+  const pending: PendingOrder = {
+    order_id: s.order_id,
+    order_type: "modify",
+    answers: [],
+    service_plan_id: s.service_plan_id,
+    previous: { service_plan_id: state.view.service_plan_id, bandwidth_mbps: state.view.bandwidth_mbps },
+    effective_date: s.effective_date,
+  };
+  const next: Tracked = { ...state, view: evolveView(state.view, request) ?? state.view, pending, last_progress_at: ctx.now() };
+  return { kind: "released", state: next, outgoing: [{ message: request, topic: topics.lifecycle, key: s.subscriber_id }] };
 }

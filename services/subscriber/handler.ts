@@ -10,11 +10,12 @@ import { topics } from "../../shared/topics.js";
 import { PoisonMessageError } from "../../shared/errors.js";
 import { decideProvisionOrder, formatSubscriberNumber, subscriberCreated, unanswerable } from "./decide.js";
 import { decideLifecycle, startTracking, type Tracked } from "./decide-outcome.js";
-import { decideLifecycleOrder, lifecycleUnanswerable, orderTypeOf, type LifecycleOrder } from "./decide-order.js";
+import { decideLifecycleOrder, lifecycleUnanswerable, orderTypeOf, type LifecycleOrder, type ScheduledChange } from "./decide-order.js";
 import type { SubscriberDeps } from "./service.js";
 import { findPlan, tenantHasPlans } from "./store/plans.js";
 import {
   findByOrders,
+  insertScheduled,
   insertSubscribers,
   isSubscriberId,
   lifecycleOrderAccepted,
@@ -67,6 +68,8 @@ interface Intake {
   readonly tracked: Map<string, Tracked | null>;
   readonly changed: Map<string, { key: { tenant_id: string; subscriber_id: string }; state: Tracked }>;
   readonly accepted: Array<{ tenantId: string; orderId: string; subscriberId: string; orderType: string }>;
+  /** Plan changes accepted for a later date, held until then. */
+  readonly scheduled: ScheduledChange[];
 }
 
 function intakeOf(tx: Tx, unit: UnitScope): Intake {
@@ -85,10 +88,12 @@ function intakeOf(tx: Tx, unit: UnitScope): Intake {
       tracked: new Map(),
       changed: new Map(),
       accepted: [],
+      scheduled: [],
     };
     unit.beforeCommit(async () => {
       await intake.flush();
       await recordLifecycleOrders(tx, intake.accepted.splice(0));
+      await insertScheduled(tx, intake.scheduled.splice(0));
       if (intake.changed.size > 0) await trackedStore.save(tx, [...intake.changed.values()]);
       intake.changed.clear();
     });
@@ -221,6 +226,14 @@ function lifecycleOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit:
           return [];
         case "rejected":
           log.warn({ order_id: orderId, order_type: orderType, reasons: decision.reasons.map((r) => `${r.field ?? "-"}: ${r.code}`) }, "order rejected");
+          return decision.outgoing;
+        case "scheduled":
+          // Recorded as accepted (the same order id again is one order) and held until its date; nothing else changes today.
+          intake.accepted.push({ tenantId: tenant, orderId, subscriberId, orderType });
+          intake.lifecycleAccepted.add(key);
+          intake.lifecycleLooked.add(key);
+          intake.scheduled.push(decision.schedule);
+          log.info({ order_id: orderId, order_type: orderType, effective_date: decision.schedule.effective_date }, "plan change accepted for a later date: scheduled");
           return decision.outgoing;
         case "accepted":
           // Recorded, and the subscriber's row written, before the unit commits (in one statement each for all its orders).

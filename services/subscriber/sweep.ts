@@ -8,7 +8,8 @@ import type { Tx } from "../../shared/outbox.js";
 import { decideDeadline, decideOrderDeadline, decideProfileDeadline, type DeadlineInput, type Decision, type Tracked } from "./decide-outcome.js";
 import { logTransition } from "./handler.js";
 import type { SubscriberDeps } from "./service.js";
-import { lockAwaitingProfile, lockStale, lockStalePending, saveTracked, toTracked } from "./store/subscribers.js";
+import { releaseScheduled } from "./decide-order.js";
+import { deleteScheduled, lockAwaitingProfile, lockDueChanges, lockStale, lockStalePending, lockSubscriber, saveTracked, toTracked } from "./store/subscribers.js";
 
 const batch = 100;
 
@@ -42,6 +43,36 @@ async function sweepKind(
   });
 }
 
+/**
+ * Plan changes scheduled for today or earlier become the order in flight, in date order, one
+ * transaction per pass; one whose subscriber has another order in flight waits for the next pass.
+ */
+async function releaseDue(deps: SubscriberDeps, now: number): Promise<number> {
+  const { db, ctx, tables, catalog, config, logger } = deps;
+  const today = new Date(now).toISOString().slice(0, 10);
+  return db.transaction(async (tx) => {
+    let n = 0;
+    for (const due of await lockDueChanges(tx, today, batch, config.DEADLINE_SWEEP_TENANTS)) {
+      const row = await lockSubscriber(tx, due.tenant_id, due.subscriber_id);
+      const state = row ? toTracked(row) : null;
+      const decision = releaseScheduled(due, state, ctx);
+      const log = logger.child({ subscriber_id: due.subscriber_id, tenant_id: due.tenant_id, order_id: due.order_id, effective_date: due.effective_date });
+      if (decision.kind === "wait") {
+        log.debug({ why: decision.why }, "scheduled plan change due, waiting");
+        continue;
+      }
+      if (decision.kind === "released" && state) {
+        await saveTracked(tx, due.tenant_id, decision.state);
+        log.info({ service_plan_id: due.service_plan_id, bandwidth_mbps: due.bandwidth_mbps }, "scheduled plan change released on its date");
+      } else log.warn("scheduled plan change failed: the subscriber is no longer active");
+      await enqueue(tx, tables, catalog, decision.outgoing);
+      await deleteScheduled(tx, due.tenant_id, due.order_id);
+      n++;
+    }
+    return n;
+  });
+}
+
 /** One pass over the deadlines; returns how many subscribers and orders it moved on or failed. */
 export async function sweepOnce(deps: SubscriberDeps): Promise<number> {
   const { ctx, logger, config } = deps;
@@ -63,8 +94,9 @@ export async function sweepOnce(deps: SubscriberDeps): Promise<number> {
       .child({ subscriber_id: row.subscriberId, tenant_id: row.tenantId, order_id: before.pending?.order_id, order_type: before.pending?.order_type })
       .warn({ deadline_ms: config.LIFECYCLE_ORDER_DEADLINE_MS, answers: before.pending?.answers }, "lifecycle order without an answer before the deadline: failed"),
   );
-  if (profiles + provisioning + orders > 0) deps.relay.wake();
-  return profiles + provisioning + orders;
+  const released = await releaseDue(deps, now);
+  if (profiles + provisioning + orders + released > 0) deps.relay.wake();
+  return profiles + provisioning + orders + released;
 }
 
 export function startDeadlineSweep(deps: SubscriberDeps): { stop(): Promise<void> } {

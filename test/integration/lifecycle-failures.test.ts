@@ -13,6 +13,7 @@ import { setupTenants } from "../../scripts/tenant-setup.js";
 import { connect } from "../../shared/db.js";
 import { topics } from "../../shared/topics.js";
 import { billingServices, planPeriods } from "../../services/billing/store/schema.js";
+import { scheduledChanges } from "../../services/subscriber/store/schema.js";
 import { allocations } from "../../services/ipam/store/schema.js";
 import { clearInjection, flowOf, injectFailure } from "../../services/olt/store/simulated-olt.js";
 import { serviceEntities } from "../../services/projection/store/schema.js";
@@ -77,10 +78,11 @@ beforeAll(async () => {
         { planId: "home-1000", name: "Home 1000", downloadMbps: 1000, uploadMbps: 200 },
       ],
       pools: [{ name: "v4", kind: "ipv4", cidr: "100.68.0.0/28", gateway: "100.68.0.1", isDefault: true }],
-      olts: [{ oltId: "olt-1", name: "OLT", onus: [1, 2].map((n) => ({ port: `0/1/${n}`, serial: serial(n) })) }],
+      olts: [{ oltId: "olt-1", name: "OLT", onus: [1, 2, 3].map((n) => ({ port: `0/1/${n}`, serial: serial(n) })) }],
     },
   ]);
-  services = await startAll();
+  // The deadline sweep (which also releases scheduled plan changes) often, for this tenant only.
+  services = await startAll(undefined, { DEADLINE_SWEEP_MS: "250", DEADLINE_SWEEP_TENANTS: tenant });
   crm = await connectCrm(testEnv);
   status = await watch(topics.orderStatus);
   lifecycle = await watch(topics.lifecycle);
@@ -158,4 +160,55 @@ it("a termination the OLT refuses ends OrderFailed, leaves the subscriber degrad
   expect(await flowOf(db, tenant, serial(2))).toBeFalsy();
   await expect.poll(async () => (await documentOf(id))?.status, { timeout: 30_000 }).toBe("terminated");
   expect((await documentOf(id))?.degradedReasons.filter((r) => r.startsWith("termination "))).toEqual([]);
+});
+
+it("plan change dates: one dated before the billing period is refused, one for a later date waits for it, one billing cannot charge is put back", async () => {
+  const id = await provision(3);
+  const today = new Date().toISOString().slice(0, 10);
+  const dayOffset = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+  const modify = (n: string, effective_date: string | null) =>
+    lifecycleOrder(tenant, "ModifyOrderPlaced", { order_id: `${n}-${run}`, subscriber_id: id, service_plan_id: "home-1000", bandwidth_mbps: null, effective_date });
+  const periodsOf = async () => {
+    const [service] = await db.select().from(billingServices).where(and(eq(billingServices.tenantId, tenant), eq(billingServices.subscriberId, id)));
+    const rows = await db.select().from(planPeriods).where(and(eq(planPeriods.tenantId, tenant), eq(planPeriods.serviceId, service?.serviceId ?? ""))).orderBy(asc(planPeriods.startsOn));
+    return rows.map((p) => [p.planId, p.startsOn, p.endsOn]);
+  };
+  const before = await periodsOf();
+
+  // Before the current billing period (a calendar month): refused at intake, nothing changes.
+  const backdated = await place(modify("back", dayOffset(-40)));
+  expect(backdated.type).toBe("OrderRejected");
+  expect((backdated as Message<"OrderRejected">).data.reasons.map((r) => r.code)).toEqual(["effective_date_before_current_period"]);
+
+  // For a later date: accepted, held; nothing changes today, and the line takes other orders meanwhile.
+  const tomorrow = dayOffset(1);
+  await crm.place(modify("later", tomorrow));
+  await status.waitFor(`later-${run}`, (ms) => ms.some((m) => m.type === "OrderAccepted"));
+  expect((await lifecycle.waitForType(id, "SubscriberPlanChangeScheduled")).data).toMatchObject({ service_plan_id: "home-1000", effective_date: tomorrow });
+  expect(await groupOf(id)).toBe(`${tenant}:home-100`);
+  expect(await periodsOf()).toEqual(before);
+  expect((await place(lifecycleOrder(tenant, "SuspendOrderPlaced", { order_id: `sus-${run}`, subscriber_id: id, reason: null }))).type).toBe("OrderCompleted");
+  expect((await place(lifecycleOrder(tenant, "ResumeOrderPlaced", { order_id: `res-${run}`, subscriber_id: id }))).type).toBe("OrderCompleted");
+  expect(status.about(`later-${run}`).map((m) => m.type)).toEqual(["OrderAccepted"]);
+
+  // Its date comes (the held row made due, as midnight would): applied across every service, charged from that date.
+  await db.update(scheduledChanges).set({ effectiveDate: today }).where(and(eq(scheduledChanges.tenantId, tenant), eq(scheduledChanges.orderId, `later-${run}`)));
+  const applied = await status.waitFor(`later-${run}`, (ms) => ms.some((m) => final.includes(m.type)), 60_000);
+  expect(applied.map((m) => m.type)).toEqual(["OrderAccepted", "OrderCompleted"]);
+  expect(await groupOf(id)).toBe(`${tenant}:home-1000`);
+  expect((await flowOf(db, tenant, serial(3)))?.bandwidthMbps).toBe(1000);
+  expect((await periodsOf()).at(-1)).toEqual(["home-1000", today, null]);
+
+  // Back to home-100 dated the first of the month: within the billing period, so intake takes it, but
+  // billing has charged home-1000 since today and refuses to rewrite that: the change is put back.
+  const firstOfMonth = `${today.slice(0, 7)}-01`;
+  if (firstOfMonth !== today) {
+    const rewrite = await place(lifecycleOrder(tenant, "ModifyOrderPlaced", { order_id: `rewrite-${run}`, subscriber_id: id, service_plan_id: "home-100", bandwidth_mbps: null, effective_date: firstOfMonth }));
+    expect(rewrite.type).toBe("OrderFailed");
+    expect(rewrite.data).toMatchObject({ step: "billing", code: "effective_date_before_current_period" });
+    await lifecycle.waitFor(id, (ms) => ms.some((m) => m.type === "RadiusPlanChanged" && m.data.reverts_order_id === `rewrite-${run}`));
+    expect(await groupOf(id)).toBe(`${tenant}:home-1000`);
+    await expect.poll(async () => (await flowOf(db, tenant, serial(3)))?.bandwidthMbps, { timeout: 30_000 }).toBe(1000);
+    expect((await periodsOf()).at(-1)).toEqual(["home-1000", today, null]);
+  }
 });

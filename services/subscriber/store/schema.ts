@@ -80,5 +80,26 @@ export const lifecycleOrders = schema.table(
   (t) => [primaryKey({ columns: [t.tenantId, t.orderId] })],
 );
 
+/**
+ * Plan changes accepted for a future date, held until then (the deadline sweep releases them on
+ * their date, in date order, or fails them when the subscriber is gone).
+ */
+export const scheduledChanges = schema.table(
+  "scheduled_plan_changes",
+  {
+    tenantId: text("tenant_id").notNull(),
+    orderId: text("order_id").notNull(),
+    subscriberId: uuid("subscriber_id").notNull(),
+    effectiveDate: text("effective_date").notNull(),
+    servicePlanId: text("service_plan_id").notNull(),
+    bandwidthMbps: integer("bandwidth_mbps").notNull(),
+    /** The SubscriberPlanChangeScheduled event and the order's thread: the released request follows them. */
+    causeEventId: text("cause_event_id").notNull(),
+    correlationId: text("correlation_id").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.orderId] }), index("scheduled_plan_changes_due").on(t.effectiveDate, t.createdAt)],
+);
+
 export type SubscriberRow = typeof subscribers.$inferSelect;
 export type PlanRow = typeof plans.$inferSelect;

@@ -1,13 +1,14 @@
 // The subscribers table: one row per accepted order, with the view and status the outcome
 // decisions work on. Every query names the tenant.
-import { and, asc, eq, inArray, isNotNull, lte, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, lte, or, sql } from "drizzle-orm";
 import { clientOf } from "../../../shared/db.js";
 import type { Tx } from "../../../shared/outbox.js";
 import { keyString, type StateStore } from "../../../shared/reactor.js";
 import { storedView, viewFromStored } from "../../../shared/subscriber-view.js";
 import type { Status, Tracked } from "../decide-outcome.js";
 import type { Executor } from "./plans.js";
-import { lifecycleOrders, subscriberNumbers, subscribers, type SubscriberRow } from "./schema.js";
+import { lifecycleOrders, scheduledChanges, subscriberNumbers, subscribers, type SubscriberRow } from "./schema.js";
+import type { ScheduledChange } from "../decide-order.js";
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Our subscriber ids are UUIDs; anything else is not ours (and would not fit the column). */
@@ -289,3 +290,55 @@ export const trackedStore: StateStore<Tracked> = {
       where s.tenant_id = x.tenant_id and s.subscriber_id = x.subscriber_id`);
   },
 };
+
+/** Plan changes accepted for a later date, one statement for a unit of work's; an order id already held is kept. */
+export async function insertScheduled(tx: Tx, rows: readonly ScheduledChange[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx
+    .insert(scheduledChanges)
+    .values(
+      rows.map((r) => ({
+        tenantId: r.tenant_id,
+        orderId: r.order_id,
+        subscriberId: r.subscriber_id,
+        effectiveDate: r.effective_date,
+        servicePlanId: r.service_plan_id,
+        bandwidthMbps: r.bandwidth_mbps,
+        causeEventId: r.cause_event_id,
+        correlationId: r.correlation_id,
+      })),
+    )
+    .onConflictDoNothing();
+}
+
+/**
+ * Scheduled plan changes due by `today` (YYYY-MM-DD), or whose subscriber is gone (archived,
+ * rolled back, failed: they fail at once rather than on their date), oldest date first, locked
+ * (SKIP LOCKED: two sweeps never release one twice).
+ */
+export async function lockDueChanges(tx: Tx, today: string, limit: number, tenants: readonly string[] = []): Promise<ScheduledChange[]> {
+  const scope = tenants.length > 0 ? inArray(scheduledChanges.tenantId, [...tenants]) : undefined;
+  const gone = sql`exists (select 1 from ${subscribers} u where u.tenant_id = ${scheduledChanges.tenantId} and u.subscriber_id = ${scheduledChanges.subscriberId}
+                            and u.status in ('archived', 'rolled_back', 'failed'))`;
+  const rows = await tx
+    .select()
+    .from(scheduledChanges)
+    .where(and(or(lte(scheduledChanges.effectiveDate, today), gone), scope))
+    .orderBy(asc(scheduledChanges.effectiveDate), asc(scheduledChanges.createdAt))
+    .limit(limit)
+    .for("update", { skipLocked: true });
+  return rows.map((r) => ({
+    tenant_id: r.tenantId,
+    order_id: r.orderId,
+    subscriber_id: r.subscriberId,
+    service_plan_id: r.servicePlanId,
+    bandwidth_mbps: r.bandwidthMbps,
+    effective_date: r.effectiveDate,
+    cause_event_id: r.causeEventId,
+    correlation_id: r.correlationId,
+  }));
+}
+
+export async function deleteScheduled(tx: Tx, tenantId: string, orderId: string): Promise<void> {
+  await tx.delete(scheduledChanges).where(and(eq(scheduledChanges.tenantId, tenantId), eq(scheduledChanges.orderId, orderId)));
+}
