@@ -1,14 +1,14 @@
 // Prints one subscriber's (or one order's) story from the topics, decoded, in order: what an
 // operator would otherwise look up in Kafka UI.
 //   npm run trace -- <subscriber_id | order_id> [--topic subscriber.lifecycle.v1 ...] [--json]
-import { randomUUID } from "node:crypto";
 import { Command } from "commander";
 import { loadCatalog } from "../schemas/catalog.js";
 import type { Message } from "../schemas/generated/events.js";
 import { createCodec } from "../shared/codec.js";
 import { loadConfig } from "../shared/config.js";
-import { createKafka, headersToStrings } from "../shared/kafka.js";
+import { createKafka } from "../shared/kafka.js";
 import { createLogger } from "../shared/logger.js";
+import { readHistory } from "../shared/history.js";
 import { topics } from "../shared/topics.js";
 
 export interface TraceLine {
@@ -23,41 +23,15 @@ export async function trace(id: string, topicNames: readonly string[], env = pro
   const config = loadConfig({}, env);
   const kafka = createKafka(config, "trace", createLogger("trace", "silent"));
   const codec = createCodec(config, loadCatalog());
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = new Map<string, number>();
-  for (const t of topicNames) {
-    for (const p of await admin.fetchTopicOffsets(t)) ends.set(`${t}/${p.partition}`, Number(p.high));
-  }
-  await admin.disconnect();
-  const pending = new Set([...ends].filter(([, high]) => high > 0).map(([k]) => k));
   const lines: TraceLine[] = [];
-  const consumer = kafka.consumer({ groupId: `trace-${randomUUID()}` });
-  await consumer.connect();
-  for (const t of topicNames) await consumer.subscribe({ topic: t, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    if (pending.size === 0) return resolve();
-    consumer
-      .run({
-        autoCommit: false,
-        eachMessage: async ({ topic, partition, message }) => {
-          const h = headersToStrings(message.headers);
-          if ([h["subscriber-id"], h["correlation-id"], message.key?.toString()].includes(id)) {
-            try {
-              lines.push({ topic, partition, offset: message.offset, message: (await codec.decode(message.value)).message });
-            } catch {
-              /* poison is the DLQ's business */
-            }
-          }
-          if (Number(message.offset) + 1 >= (ends.get(`${topic}/${partition}`) ?? 0)) {
-            pending.delete(`${topic}/${partition}`);
-            if (pending.size === 0) resolve();
-          }
-        },
-      })
-      .catch(reject);
+  await readHistory(kafka, topicNames, async ({ topic, partition, offset, key, value, headers: h }) => {
+    if (![h["subscriber-id"], h["correlation-id"], key].includes(id)) return;
+    try {
+      lines.push({ topic, partition, offset: offset.toString(), message: (await codec.decode(value)).message });
+    } catch {
+      /* poison is the DLQ's business */
+    }
   });
-  await consumer.disconnect();
   return lines.sort((a, b) => a.message.meta.occurred_at - b.message.meta.occurred_at || Number(a.offset) - Number(b.offset));
 }
 
