@@ -187,8 +187,8 @@ it("plan change dates: one dated before the billing period is refused, one for a
   expect((await lifecycle.waitForType(id, "SubscriberPlanChangeScheduled")).data).toMatchObject({ service_plan_id: "home-1000", effective_date: tomorrow });
   expect(await groupOf(id)).toBe(`${tenant}:home-100`);
   expect(await periodsOf()).toEqual(before);
-  expect((await place(lifecycleOrder(tenant, "SuspendOrderPlaced", { order_id: `sus-${run}`, subscriber_id: id, reason: null }))).type).toBe("OrderCompleted");
-  expect((await place(lifecycleOrder(tenant, "ResumeOrderPlaced", { order_id: `res-${run}`, subscriber_id: id }))).type).toBe("OrderCompleted");
+  expect((await place(lifecycleOrder(tenant, "SuspendOrderPlaced", { order_id: `sus3-${run}`, subscriber_id: id, reason: null }))).type).toBe("OrderCompleted");
+  expect((await place(lifecycleOrder(tenant, "ResumeOrderPlaced", { order_id: `res3-${run}`, subscriber_id: id }))).type).toBe("OrderCompleted");
   expect(status.about(`later-${run}`).map((m) => m.type)).toEqual(["OrderAccepted"]);
 
   // Its date comes (the held row made due, as midnight would): applied across every service, charged from that date.
