@@ -218,6 +218,11 @@ describe("idempotent decisions", () => {
     const state = given(msg("SubscriberProvisioningFailed", { code: null, order_id: "order-1", step: "profile", reason: "deadline" }));
     expect(planAllocation(skipped(network()), state, [], pools)).toEqual({ kind: "nothing", why: "provisioning already failed" });
   });
+
+  it("a late profile after the subscriber was terminated and its addresses released allocates nothing", () => {
+    const state = given(msg("SubscriberTerminationRequested", { order_id: "order-2", reason: null }));
+    expect(planAllocation(created(network()), state, [], pools)).toEqual({ kind: "nothing", why: "the subscriber is being terminated" });
+  });
 });
 
 describe("compensation", () => {

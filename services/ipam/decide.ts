@@ -208,6 +208,9 @@ export function placeStatic(family: Family, address: string, pools: readonly Poo
 export function planAllocation(trigger: Trigger, state: IpamState, held: readonly Held[], pools: readonly PoolInfo[]): Plan {
   if (held.length > 0) return { kind: "nothing", why: "addresses already allocated" };
   if (state.progress.failure) return { kind: "nothing", why: "provisioning already failed" };
+  // A late NetworkProfileCreated (the profile service back after its deadline) can come after the
+  // subscriber was terminated and its addresses released: nothing would ever release new ones.
+  if (state.terminating) return { kind: "nothing", why: "the subscriber is being terminated" };
   const profile = trigger.type === "NetworkProfileCreated" ? trigger.data.profile.config : null;
   const order = trigger.type === "NetworkProfileSkipped" ? trigger.data.network : (state.view?.order_network ?? null);
   const network = profile ?? order;
