@@ -24,6 +24,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // Fault tests on the real stack, minutes each, run on their own (npm run test:fault), not by npm test.
+        test: {
+          name: "fault",
+          include: ["test/fault/**/*.test.ts"],
+          globalSetup: ["test/support/one-run.ts", "test/support/stack-check.ts", "test/support/build.ts"],
+          environment: "node",
+          testTimeout: 600_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
