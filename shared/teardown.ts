@@ -21,9 +21,14 @@ const holds: Record<TeardownStep, (v: SubscriberView) => boolean> = {
 /** The parts the subscriber still holds, in teardown order. */
 export const remainingParts = (v: SubscriberView): TeardownStep[] => teardownSteps.filter((s) => holds[s](v));
 
-/** True when `step` should tear its part down now. */
+/**
+ * True when `step` should tear its part down now. An archived subscriber still holding a part
+ * got it late (a profile service back after its deadline stores the profile it missed, after the
+ * teardown went by without it): that part goes too.
+ */
 export function teardownDue(v: SubscriberView, step: TeardownStep): boolean {
-  if (phaseOf(v) !== "terminating" || !holds[step](v)) return false;
+  const phase = phaseOf(v);
+  if ((phase !== "terminating" && phase !== "archived") || !holds[step](v)) return false;
   return teardownSteps.slice(0, teardownSteps.indexOf(step)).every((s) => !holds[s](v));
 }
 

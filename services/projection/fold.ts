@@ -158,6 +158,8 @@ function changeOf(doc: ProjectionDocument, m: Message): Change {
         summary: `Network profile updated (${m.data.change})`,
       };
     case "NetworkProfileSkipped":
+      // The first answer of the profile step wins: a skip after the profile changes nothing.
+      if (md.network_profile) return { summary: `Network profile skip ignored (${m.data.reason}): the profile answered first` };
       return {
         degraded: `network profile skipped: ${m.data.reason}`,
         summary: `Network profile skipped: ${m.data.reason}; going on with the order's network settings (${vlans(m.data.network)})`,

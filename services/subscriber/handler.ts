@@ -11,6 +11,7 @@ import { PoisonMessageError } from "../../shared/errors.js";
 import { decideProvisionOrder, formatSubscriberNumber, subscriberCreated, unanswerable } from "./decide.js";
 import { decideLifecycle, startTracking, type Tracked } from "./decide-outcome.js";
 import { decideLifecycleOrder, lifecycleUnanswerable, orderTypeOf, type LifecycleOrder, type ScheduledChange } from "./decide-order.js";
+import { profileLiveness } from "./liveness.js";
 import type { SubscriberDeps } from "./service.js";
 import { findPlan, tenantHasPlans } from "./store/plans.js";
 import {
@@ -252,10 +253,12 @@ function lifecycleOrder({ ctx }: SubscriberDeps): (tx: Tx, item: Incoming, unit:
 /** The lifecycle of our subscribers: their rows are locked and loaded for the whole batch, folded, saved in one statement. */
 function lifecycle(deps: SubscriberDeps): BatchReactor {
   const { ctx } = deps;
+  const liveness = profileLiveness(deps.sql, ctx.now());
   return keyedReactor<Tracked>(deps, {
     accepts: (type, topic) => topic === topics.lifecycle && lifecycleTypes.has(type),
     store: trackedStore,
     async react({ message, state: before, log }) {
+      liveness.saw(message, ctx.now());
       // The topic carries every tenant's and every test's subscribers: only ours have a row.
       if (!before) {
         log.debug("not a subscriber of ours, skipped");

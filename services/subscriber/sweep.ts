@@ -9,6 +9,7 @@ import { decideDeadline, decideOrderDeadline, decideProfileDeadline, type Deadli
 import { logTransition } from "./handler.js";
 import type { SubscriberDeps } from "./service.js";
 import { releaseScheduled } from "./decide-order.js";
+import { profileLiveness } from "./liveness.js";
 import { deleteScheduled, lockAwaitingProfile, lockDueChanges, lockStale, lockStalePending, lockSubscriber, saveTracked, toTracked } from "./store/subscribers.js";
 
 const batch = 100;
@@ -77,8 +78,10 @@ async function releaseDue(deps: SubscriberDeps, now: number): Promise<number> {
 export async function sweepOnce(deps: SubscriberDeps): Promise<number> {
   const { ctx, logger, config } = deps;
   const now = ctx.now();
-  // The profile service silent for PROFILE_DEADLINE_MS: provisioning goes on without it.
-  const profiles = await sweepKind(deps, now, config.PROFILE_DEADLINE_MS, lockAwaitingProfile, decideProfileDeadline, (row) =>
+  // The profile service silent for PROFILE_DEADLINE_MS: provisioning goes on without it. One
+  // that answers, however far behind (a mass provisioning), is waited for.
+  const silent = profileLiveness(deps.sql, now).silentFor(now) >= config.PROFILE_DEADLINE_MS;
+  const profiles = !silent ? 0 : await sweepKind(deps, now, config.PROFILE_DEADLINE_MS, lockAwaitingProfile, decideProfileDeadline, (row) =>
     logger
       .child({ subscriber_id: row.subscriberId, correlation_id: row.correlationId, tenant_id: row.tenantId })
       .warn({ deadline_ms: config.PROFILE_DEADLINE_MS }, "no answer from the profile service before its deadline: network profile skipped, provisioning goes on with the order's settings"),

@@ -27,6 +27,23 @@ const due = (v: SubscriberView) => teardownSteps.filter((s) => teardownDue(v, s)
 const terminate = ev("SubscriberTerminationRequested", { order_id: "t", reason: null });
 
 describe("termination order", () => {
+  it("a part that shows up after the archive (a profile stored late, its step skipped on timeout) is torn down too", () => {
+    const skipped = ev("NetworkProfileSkipped", { reason: "timeout", network: network(), code: "timeout" });
+    const lateProfile = ev("NetworkProfileCreated", { profile: { network_profile_id: "np-late", config: network(), metadata: {} } });
+    const [created, , ...rest] = provisioned;
+    const teardown = [
+      terminate,
+      ev("RadiusAccountDeleted", { username: "u", reason: "terminated" }),
+      ev("OnuDeactivated", { onu_id: "onu-1", onu_serial: "S", reason: "terminated" }),
+      ev("IpReleased", { ips: { ipv4: "100.64.0.5", ipv6: null, ipv6_prefix: null, source: "dynamic" }, reason: "terminated" }),
+      ev("BillingServiceTerminated", { service_id: "b-1" }),
+    ];
+    const archived = given(created as Message, skipped, ...rest, ...teardown);
+    expect(tornDown(archived)).toBe(true);
+    const late = given(created as Message, skipped, ...rest, ...teardown, ev("SubscriberArchived", { order_id: "t" }), lateProfile);
+    expect(due(late)).toEqual(["profile"]);
+  });
+
   it("nothing is torn down while the subscriber is active", () => {
     expect(due(given(...provisioned))).toEqual([]);
   });
