@@ -59,7 +59,7 @@ beforeAll(async () => {
       tenantId: tenant,
       plans: [{ planId: "home-100", name: "Home 100", downloadMbps: 100, uploadMbps: 20 }],
       pools: [{ name: "v4", kind: "ipv4", cidr: "100.69.0.0/28", gateway: "100.69.0.1", isDefault: true }],
-      olts: [{ oltId: "olt-1", name: "OLT", onus: [1, 2].map((n) => ({ port: `0/1/${n}`, serial: serial(n) })) }],
+      olts: [{ oltId: "olt-1", name: "OLT", onus: [1, 2, 3].map((n) => ({ port: `0/1/${n}`, serial: serial(n) })) }],
     },
   ]);
   withoutProfile = await startAll(allServices.filter((s) => s !== "profile"), sweep);
@@ -93,6 +93,12 @@ it("with the profile service down, provisioning completes from the order's setti
   expect(clash.type).toBe("OrderFailed");
   expect(clash.data).toMatchObject({ step: "olt", code: "vlan_in_use" });
 
+  // A third subscriber's whole life (provision, terminate) goes by while the profile service is down.
+  const gone = await place(provisionOrder(tenant, { ...order(3), inner_vlan: 1403 }));
+  expect(gone.type).toBe("OrderCompleted");
+  const goneId = (gone as Message<"OrderCompleted">).data.subscriber_id;
+  expect((await place(lifecycleOrder(tenant, "TerminateOrderPlaced", { order_id: `ter3-${run}`, subscriber_id: goneId, reason: null }))).type).toBe("OrderCompleted");
+
   // The profile service comes back: it works through what it missed.
   profile = await startAll(["profile"], sweep);
   const created = await lifecycle.waitForType(id, "NetworkProfileCreated");
@@ -101,6 +107,10 @@ it("with the profile service down, provisioning completes from the order's setti
   const held = await db.select().from(allocations).where(and(eq(allocations.tenantId, tenant), eq(allocations.subscriberId, id)));
   expect(held.map((a) => a.address)).toEqual([allocated.data.ips.ipv4]);
   expect(lifecycle.about(id).filter((m) => m.type === "IpAllocated")).toHaveLength(1);
+
+  // The profile it stores late for the archived subscriber goes at once (soft-deleted, kept for audit).
+  const late = await lifecycle.waitFor(goneId, (ms) => ms.some((m) => m.type === "NetworkProfileDeleted"), 30_000);
+  expect(late.map((m) => m.type).slice(-3)).toEqual(["SubscriberArchived", "NetworkProfileCreated", "NetworkProfileDeleted"]);
 
   // The late profile is the subscriber's: a termination soft-deletes it with the rest.
   expect((await place(lifecycleOrder(tenant, "TerminateOrderPlaced", { order_id: `ter-${run}`, subscriber_id: id, reason: null }))).type).toBe("OrderCompleted");
