@@ -39,6 +39,10 @@ export function lifecycle<K extends EventName>(ids: Ids, type: K, data: EventDat
 
 export const network = storyNetwork;
 
+/** Each subscriber its own C-VLAN under S-VLAN 100: an OLT carries a QinQ pair for one subscriber only. */
+let cVlan = 1000;
+const nextCVlan = (): number => (cVlan = cVlan >= 4094 ? 1000 : cVlan + 1);
+
 export const subscriberCreated = (ids: Ids, over: Partial<EventData<"SubscriberCreated">> = {}) =>
   lifecycle(
     ids,
@@ -53,7 +57,7 @@ export const subscriberCreated = (ids: Ids, over: Partial<EventData<"SubscriberC
       service_plan_id: "fiber-250",
       bandwidth_mbps: 250,
       onu_serial: ids.serial,
-      network: network(),
+      network: network({ inner_vlan: nextCVlan() }),
       metadata: {},
       ...over,
     },

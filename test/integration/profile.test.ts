@@ -228,7 +228,7 @@ describe("profile service on subscriber.lifecycle.v1", () => {
     const net = network({ service_vlan: 5000, inner_vlan: 15 });
     await publish(subscriberCreated(id, net));
     const skipped = await lifecycle.waitForType(id, "NetworkProfileSkipped");
-    expect(skipped.data).toEqual({ reason: "constraint service_vlan_range violated", network: net });
+    expect(skipped.data).toEqual({ reason: "constraint service_vlan_range violated", network: net, code: "not_stored" });
     expect(await getBySubscriber(db, tenant, id, { includeDeleted: true })).toBeNull();
     const after = sub("bad-vlan-after");
     await publish(subscriberCreated(after, network({ service_vlan: vlanBase, inner_vlan: 16 })));
@@ -270,7 +270,7 @@ describe("profile service on subscriber.lifecycle.v1", () => {
     const net = network({ service_vlan: vlanBase, inner_vlan: 14 });
     await publish(subscriberCreated(id, net));
     const skipped = await lifecycle.waitForType(id, "NetworkProfileSkipped");
-    expect(skipped.data).toEqual({ reason: disabledReason, network: net });
+    expect(skipped.data).toEqual({ reason: disabledReason, network: net, code: "consumption_disabled" });
     expect(await getBySubscriber(db, tenant, id, { includeDeleted: true })).toBeNull();
   });
 });
