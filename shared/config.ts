@@ -55,6 +55,11 @@ export const baseConfigSchema = z.object({
   ACCESS_TOKEN_CACHE_MS: int(0, 60_000).default(5_000),
   /** Suffix for consumer group ids, so a test run can use fresh groups. */
   KAFKA_GROUP_SUFFIX: z.string().default(""),
+  /**
+   * Static membership (group.instance.id, claimed per process in PostgreSQL: shared/membership.ts):
+   * a process started again after a crash gets its partitions back at once, not after the session timeout.
+   */
+  KAFKA_STATIC_MEMBERSHIP: bool.default(true),
   // Secured connections (shared/connections.ts applies them; the combinations are checked by
   // connectionProblems). Unset: plaintext Kafka without authentication, a registry without it.
   /** SASL mechanism for Kafka: plain, scram-sha-256 or scram-sha-512 (needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD). */

@@ -81,6 +81,11 @@ export interface ConsumerOptions {
   readonly maxBatch?: number;
   readonly fromBeginning?: boolean;
   readonly sessionTimeoutMs?: number;
+  /**
+   * Static membership: the instance id for each JoinGroup (shared/membership.ts), so a restarted
+   * process gets its predecessor's partitions at once. Without it, a dynamic member.
+   */
+  readonly groupInstanceId?: () => Promise<string | null>;
   /** Topics outside the contract (tests) take any record type; contract topics only their own. */
   readonly contractTopics?: ReadonlySet<string>;
   /** How often the reactor's deferred states are written (STATE_FLUSH_MS). */
@@ -194,6 +199,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     sessionTimeout,
     heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
     maxWaitTimeInMs: 1_000,
+    ...(opts.groupInstanceId ? { groupInstanceId: opts.groupInstanceId } : {}),
   });
   let ready = false;
   let stopping = false;
@@ -238,6 +244,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     ready = true;
+    const partitions = Object.values(e.payload.memberAssignment).reduce((n, list) => n + list.length, 0);
+    log.info({ member: e.payload.memberId, partitions, duration_ms: e.payload.duration }, "joined the consumer group");
     // A new generation: kafkajs starts each partition again from its committed offset, and
     // partitions may have moved. Held states are written before the next unit of work, so none
     // can outlive its partition going to another member and coming back.

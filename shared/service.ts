@@ -12,6 +12,7 @@ import { loadConfig, type BaseConfig } from "./config.js";
 import { startConsumer, type BatchReactor, type RunningConsumer } from "./consumer.js";
 import { connect, migrateSchema, type Db, type Sql } from "./db.js";
 import { credentialsRefused, isTransient } from "./errors.js";
+import { claimGroupIdentity, type GroupIdentity } from "./membership.js";
 import { onParentGone } from "./parent.js";
 import { startHealthServer, type HealthServer, type RouteHandler } from "./health.js";
 import { newId } from "./ids.js";
@@ -152,10 +153,13 @@ export async function runService<S extends z.ZodRawShape>(
   let relay: Relay | undefined;
   let liveProducer: Producer;
   let liveRelay: Relay;
+  /** This process's instance id in its consumer group (static membership), held while it lives. */
+  const membership: { identity?: GroupIdentity } = {};
   /** Start-up given up (a fatal error, or a signal while waiting): releases what was started. */
   const release = async (): Promise<void> => {
     await relay?.stop().catch(() => undefined);
     await producer?.disconnect().catch(() => undefined);
+    await membership.identity?.release();
     await health.close();
     await sql.end({ timeout: 1 });
   };
@@ -189,13 +193,22 @@ export async function runService<S extends z.ZodRawShape>(
     ctx: { producer: def.name, now: () => Date.now(), newId },
   };
   const reactor = def.reactor(deps);
+  const groupId = `${def.name}${config.KAFKA_GROUP_SUFFIX}`;
+  const identity = config.KAFKA_STATIC_MEMBERSHIP
+    ? await untilAvailable("membership_ms", "postgres", () => claimGroupIdentity(config.DATABASE_URL, groupId, logger)).catch(async (err: unknown) => {
+        await release();
+        throw err;
+      })
+    : undefined;
+  membership.identity = identity;
   const running = await untilAvailable("consumer_ms", "kafka", () => startConsumer({
     kafka,
     producer: liveProducer,
     codec,
     logger,
     service: def.name,
-    groupId: `${def.name}${config.KAFKA_GROUP_SUFFIX}`,
+    groupId,
+    ...(identity ? { groupInstanceId: () => identity.current() } : {}),
     topics: def.consumes,
     dlqTopic: dlqTopic(def.name),
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
@@ -218,7 +231,7 @@ export async function runService<S extends z.ZodRawShape>(
   live.routes = guardRoutes(def.routes?.(deps), authenticator(tokens), logger);
   waitingFor = undefined;
   const background = def.background?.(deps);
-  logger.info({ http: `${config.HTTP_HOST}:${health.port}`, consumes: def.consumes, ...startup }, "service started");
+  logger.info({ http: `${config.HTTP_HOST}:${health.port}`, consumes: def.consumes, instance: identity?.last() ?? null, ...startup }, "service started");
 
   let stopped: Promise<void> | undefined;
   return {
@@ -230,6 +243,7 @@ export async function runService<S extends z.ZodRawShape>(
         logger.info("stopping: finishing the message in hand");
         await background?.stop();
         await running.stop();
+        await identity?.release(); // after leaving the group: the slot is free for the next process
         await liveRelay.drain();
         await liveRelay.stop();
         await liveProducer.disconnect();
