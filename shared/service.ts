@@ -12,7 +12,7 @@ import { loadConfig, type BaseConfig } from "./config.js";
 import { startConsumer, type BatchReactor, type RunningConsumer } from "./consumer.js";
 import { connect, migrateSchema, type Db, type Sql } from "./db.js";
 import { credentialsRefused, isTransient } from "./errors.js";
-import { claimGroupIdentity, type GroupIdentity } from "./membership.js";
+import { claimGroupIdentity, processLockSession, type GroupIdentity } from "./membership.js";
 import { onParentGone } from "./parent.js";
 import { startHealthServer, type HealthServer, type RouteHandler } from "./health.js";
 import { newId } from "./ids.js";
@@ -195,7 +195,7 @@ export async function runService<S extends z.ZodRawShape>(
   const reactor = def.reactor(deps);
   const groupId = `${def.name}${config.KAFKA_GROUP_SUFFIX}`;
   const identity = config.KAFKA_STATIC_MEMBERSHIP
-    ? await untilAvailable("membership_ms", "postgres", () => claimGroupIdentity(config.DATABASE_URL, groupId, logger)).catch(async (err: unknown) => {
+    ? await untilAvailable("membership_ms", "postgres", () => claimGroupIdentity(processLockSession(config.DATABASE_URL), groupId, logger)).catch(async (err: unknown) => {
         await release();
         throw err;
       })

@@ -4,8 +4,8 @@
 import { createServer } from "node:net";
 import { AssignerProtocol } from "kafkajs";
 import { expect, it } from "vitest";
-import { connect } from "../../shared/db.js";
-import { claimGroupIdentity } from "../../shared/membership.js";
+import { connect, postgresClient } from "../../shared/db.js";
+import { claimGroupIdentity, type LockSession } from "../../shared/membership.js";
 import { createLogger } from "../../shared/logger.js";
 import { runId, testEnv } from "../support/env.js";
 import { testKafka, waitUntil } from "../support/kafka.js";
@@ -106,14 +106,19 @@ it("two live processes of one service have two instance ids and split the partit
 it("a process whose lock session PostgreSQL ended, and whose slot another process took meanwhile, joins under another instance id", async () => {
   const group = `membership-test-${runId()}`;
   const logger = createLogger("rejoin-test", "silent");
-  const a = await claimGroupIdentity(testEnv.DATABASE_URL, group, logger);
-  const { sql } = connect(testEnv.DATABASE_URL, { max: 1 });
+  // Two processes' lock sessions.
+  const session = (name: string): LockSession => {
+    const sql = postgresClient(testEnv.DATABASE_URL, { max: 1, connection: { application_name: `${name}-${group}` } });
+    return { sql, held: new Set(), done: () => sql.end({ timeout: 2 }) };
+  };
+  const a = await claimGroupIdentity(session("membership-a"), group, logger);
   let b: Awaited<ReturnType<typeof claimGroupIdentity>> | undefined;
+  const { sql } = connect(testEnv.DATABASE_URL, { max: 1 });
   try {
     expect(await a.current()).toBe(`${group}#0`);
     // PostgreSQL ends a's session (as a restart would): its lock, and so its slot, are free.
-    await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${`membership:${group}`}`;
-    b = await claimGroupIdentity(testEnv.DATABASE_URL, group, logger);
+    await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${`membership-a-${group}`}`;
+    b = await claimGroupIdentity(session("membership-b"), group, logger);
     expect(await b.current()).toBe(`${group}#0`);
     // a's next join: its session is a new one, its slot is b's now, so it takes another.
     expect(await a.current()).toBe(`${group}#1`);
