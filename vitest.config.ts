@@ -25,7 +25,7 @@ export default defineConfig({
         },
       },
       {
-        // Fault tests on the real stack, minutes each, run on their own (npm run test:fault), not by npm test.
+        // Fault tests on the real stack, minutes each: npm test runs them after the integration tests; npm run test:fault alone.
         test: {
           name: "fault",
           include: ["test/fault/**/*.test.ts"],

@@ -2,7 +2,7 @@
 # The test command (npm test): on a fresh clone it installs the node modules, checks types and
 # lint, runs the unit tests, compiles what runs to dist/ (the integration tests spawn the
 # services from there), brings up the local stack (fetching Kafka, the registry and FreeRADIUS
-# on first use) and runs the integration tests against it. A stack this script started is
+# on first use) and runs the integration tests, then the fault tests, against it. A stack this script started is
 # stopped again at the end; one that was already running is left running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +24,8 @@ fi
 if [[ -f .stack/stack.env ]]; then set -a; source .stack/stack.env; set +a; fi
 echo "== integration tests (real Kafka, registry, PostgreSQL, FreeRADIUS)"
 npx --no -- vitest run --project integration
+# Minutes each: services killed -9 under load, the broker restarted, PostgreSQL stopped, the
+# registry down at start-up; each ends with npm run consistency (test/fault/).
+echo "== fault tests (kill -9 and outages, on the real stack)"
+npx --no -- vitest run --project fault
 echo "== npm test passed in $(( $(date +%s) - start ))s"
