@@ -386,7 +386,15 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       if (afterRebalance) {
         // A held state must not outlive a rebalance: its partition may have had another owner
         // meanwhile. Nothing is lost by dropping them: the committed offsets stop before every
-        // held event, and the group starts each partition again from there.
+        // held event, and the group starts each partition again from there. Each partition's
+        // position goes back to its first held event too: the positions are still those of the
+        // last generation, and committing one of them once the states are gone would put the
+        // held events behind the offset for good (seen with PostgreSQL down across a rebalance:
+        // a SubscriberCreated skipped, the next IpAllocated then dead-lettered as invalid).
+        for (const [key, p] of positions) {
+          const held = deferred.pendingFrom(p.topic, p.partition);
+          if (held !== undefined && held < p.next) positions.set(key, { ...p, next: held });
+        }
         log.warn({ held: deferred.size() }, "deferred states dropped after a rebalance; their events are folded again");
         deferred.discard();
       }

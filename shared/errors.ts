@@ -39,7 +39,11 @@ export const isPoison = (err: unknown): err is PoisonMessageError => err instanc
 export function isTransient(err: unknown): boolean {
   if (err instanceof DependencyUnavailable || credentialsRefused(err) !== undefined) return true;
   for (let e: unknown = err, depth = 0; typeof e === "object" && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    const { code, name, errno, retriable } = e as { code?: unknown; name?: unknown; errno?: unknown; retriable?: unknown };
+    const { code, name, errno, retriable, syscall } = e as { code?: unknown; name?: unknown; errno?: unknown; retriable?: unknown; syscall?: unknown };
+    // PostgreSQL over its Unix socket (DATABASE_URL ...?host=/var/run/postgresql): while the
+    // server is down its socket file is gone, and connecting fails with ENOENT, not ECONNREFUSED.
+    // Only a connect: a file that is missing is no outage.
+    if (code === "ENOENT" && syscall === "connect") return true;
     if (typeof code === "string") {
       // PostgreSQL SQLSTATE classes: 08 connection exception, 53 insufficient resources,
       // 57 operator intervention (admin shutdown, cannot connect now, query canceled),

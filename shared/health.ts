@@ -6,6 +6,22 @@ import type { AddressInfo } from "node:net";
 
 export type ReadinessCheck = () => boolean | Promise<boolean>;
 
+/**
+ * A check that has not answered after this long fails. While PostgreSQL is away, a query waits
+ * behind postgres.js's reconnection backoff (up to 20 s): /readyz answers 503 at once instead of
+ * leaving its caller (a probe, an operator) without an answer.
+ */
+export const checkTimeoutMs = 2_000;
+
+async function within(check: ReadinessCheck, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([Promise.resolve().then(check), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface HealthServer {
   readonly server: Server;
   readonly port: number;
@@ -41,7 +57,7 @@ export async function startHealthServer(
         const results: Record<string, boolean> = {};
         for (const [name, check] of Object.entries(checks)) {
           try {
-            results[name] = await check();
+            results[name] = await within(check, checkTimeoutMs);
           } catch {
             results[name] = false;
           }

@@ -12,6 +12,7 @@ import type { Producer } from "kafkajs";
 import type { Message } from "../schemas/generated/events.js";
 import type { Codec } from "./codec.js";
 import { lockKey, type Db, type Sql } from "./db.js";
+import { DependencyUnavailable } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { outboxChannel, type CommittedRows, type OutboxRow } from "./outbox.js";
 import type { RuntimeTables } from "./runtime-tables.js";
@@ -52,6 +53,37 @@ export async function rowsOf(db: Db, tables: RuntimeTables, ids: ReadonlyArray<{
   });
 }
 
+type LockSession = Awaited<ReturnType<Sql["reserve"]>>;
+
+/** postgres.js's own codes for a connection that no longer exists. */
+const connectionGone = (err: unknown): boolean => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED" || code === "CONNECTION_DESTROYED";
+};
+
+/**
+ * A connection of the pool for the relay's own session, taken only while PostgreSQL answers. A
+ * reserve() that has to wait for a connection while PostgreSQL is away never settles once a
+ * connection closes under it (postgres.js 3.4.9, porsager/postgres#1195): a query first, so a
+ * connection is open and reserve() takes it at once; and a bound on the wait all the same.
+ */
+async function reserveSession(sql: Sql): Promise<LockSession> {
+  await sql`select 1`;
+  const reserving = sql.reserve();
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DependencyUnavailable("postgres", new Error("no connection to reserve for the relay's lock within 10 s"))), 10_000);
+  });
+  try {
+    return await Promise.race([reserving, bound]);
+  } catch (err) {
+    void reserving.then((late) => late.release(), () => undefined); // should it come after all
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const sleep = (ms: number, signal: { wake?: () => void }): Promise<void> =>
   new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -68,7 +100,29 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const batchSize = opts.batchSize ?? 500;
   const keepMs = opts.keepPublishedMs ?? 7 * 24 * 3600_000;
   const key = lockKey(`outbox-relay:${schema}`).toString();
-  const lockConn = await sql.reserve();
+  // The lock's own session. postgres.js never reconnects a reserved connection: once PostgreSQL
+  // ends its session (a restart, pg_terminate_backend) every query on it fails with
+  // CONNECTION_CLOSED. So a query on it that fails drops it, and the next one reserves another.
+  let lockConn: LockSession | undefined = await reserveSession(sql);
+  async function onLockSession<T>(query: (session: LockSession) => Promise<T>): Promise<T> {
+    const session = (lockConn ??= await reserveSession(sql));
+    try {
+      return await query(session);
+    } catch (err) {
+      if (lockConn === session) {
+        lockConn = undefined;
+        // A connection that is gone is already back among the pool's closed ones (reconnected on
+        // its next use): released, it would go among the open ones and fail whoever takes it.
+        // One whose session lives (the query failed for another reason) lets go of the lock
+        // first: back in the pool it would hold the lock against this very relay.
+        if (!connectionGone(err)) {
+          await session`select pg_advisory_unlock_all()`.catch(() => undefined);
+          session.release();
+        }
+      }
+      throw err;
+    }
+  }
   const signal: { wake?: () => void } = {};
   let stopped = false;
   let active = false;
@@ -140,14 +194,14 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
           // The lock lives as long as the session that took it: if PostgreSQL ended that session
           // (a restart), the lock is gone and another process may hold it now.
           lockCheckedAt = Date.now();
-          const pid = await lockConn`select pg_backend_pid() as pid`.then((r) => Number(r[0]?.pid), () => null);
+          const pid = await onLockSession((c) => c`select pg_backend_pid() as pid`).then((r) => Number(r[0]?.pid), () => null);
           if (pid !== lockPid) {
             active = false;
             log.warn({ schema }, "outbox relay lost its lock session; taking the lock again before publishing");
           }
         }
         if (!active) {
-          const [row] = await lockConn`select pg_try_advisory_lock(${key}::bigint) as ok, pg_backend_pid() as pid`;
+          const [row] = await onLockSession((c) => c`select pg_try_advisory_lock(${key}::bigint) as ok, pg_backend_pid() as pid`);
           active = row?.ok === true;
           lockPid = row ? Number(row.pid) : null;
           lockCheckedAt = Date.now();
@@ -200,8 +254,12 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       signal.wake?.();
       await loop;
       await listener.unlisten();
-      if (active) await lockConn`select pg_advisory_unlock(${key}::bigint)`;
-      lockConn.release();
+      const session = lockConn;
+      lockConn = undefined;
+      if (session) {
+        if (active) await session`select pg_advisory_unlock(${key}::bigint)`;
+        session.release();
+      }
       for (const w of drainWaiters.splice(0)) w();
     },
   };

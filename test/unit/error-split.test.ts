@@ -12,6 +12,11 @@ const wrapped = (cause: unknown) => Object.assign(new Error("Failed query: ...")
 describe("isTransient: a dependency that is away waits, it is never dead-lettered", () => {
   it.each([
     ["connection refused", Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" })],
+    [
+      "PostgreSQL's Unix socket gone while it is down",
+      Object.assign(new Error("connect ENOENT /var/run/postgresql/.s.PGSQL.5432"), { code: "ENOENT", errno: -2, syscall: "connect", address: "/var/run/postgresql/.s.PGSQL.5432" }),
+    ],
+    ["a query error wrapping a missing Unix socket", wrapped(Object.assign(new Error("connect ENOENT /var/run/postgresql/.s.PGSQL.5432"), { code: "ENOENT", syscall: "connect" }))],
     ["connection closed by postgres.js", Object.assign(new Error("write CONNECTION_CLOSED"), { code: "CONNECTION_CLOSED" })],
     ["admin shutdown (57P01)", pgError("57P01")],
     ["cannot connect now, starting up (57P03)", pgError("57P03")],
@@ -28,6 +33,7 @@ describe("isTransient: a dependency that is away waits, it is never dead-lettere
   it.each([
     ["a unique violation (23505): a bug or bad data, not an outage", pgError("23505")],
     ["a syntax error in our SQL (42601)", wrapped(pgError("42601"))],
+    ["a file that is missing (ENOENT on open)", Object.assign(new Error("ENOENT: no such file or directory, open 'migrations/meta/_journal.json'"), { code: "ENOENT", syscall: "open" })],
     ["a TypeError in a handler", new TypeError("cannot read properties of undefined")],
     ["poison", new PoisonMessageError("invalid", "no subscriber id")],
   ])("not %s", (_what, err) => {
