@@ -24,8 +24,9 @@ fi
 if [[ -f .stack/stack.env ]]; then set -a; source .stack/stack.env; set +a; fi
 echo "== integration tests (real Kafka, registry, PostgreSQL, FreeRADIUS)"
 npx --no -- vitest run --project integration
-# Minutes each: services killed -9 under load, the broker restarted, PostgreSQL stopped, the
-# registry down at start-up; each ends with npm run consistency (test/fault/).
-echo "== fault tests (kill -9 and outages, on the real stack)"
-npx --no -- vitest run --project fault
+# Services killed -9 under load (minutes), ending with npm run consistency. The outage tests
+# (broker restarted, PostgreSQL stopped, registry down) run with npm run test:fault: they are not
+# in this command yet (docs/faults.md, "Not in npm test yet").
+echo "== fault test (kill -9 under load, on the real stack)"
+npx --no -- vitest run --project fault test/fault/kill.test.ts
 echo "== npm test passed in $(( $(date +%s) - start ))s"
