@@ -15,6 +15,7 @@ import { runId, testEnv } from "../support/env.js";
 import { startFakeNas } from "../../scripts/simulated-nas.js";
 import { getJson, startAll } from "../support/services.js";
 import { tokenFor } from "../support/tokens.js";
+import { placeAndAwait, type Outcome } from "../support/outcome.js";
 import { watch, type Watch } from "../support/watch.js";
 
 const run = runId();
@@ -28,14 +29,7 @@ let status: Watch;
 let lifecycle: Watch;
 let nas: Awaited<ReturnType<typeof startFakeNas>>;
 
-type Outcome = Message<"OrderCompleted"> | Message<"OrderFailed"> | Message<"OrderRejected">;
-const final = ["OrderCompleted", "OrderFailed", "OrderRejected"];
-
-async function place(m: Message): Promise<Outcome> {
-  await crm.place(m);
-  const ms = await status.waitFor(m.meta.correlation_id, (list) => list.some((x) => final.includes(x.type)), 90_000);
-  return ms.find((x) => final.includes(x.type)) as Outcome;
-}
+const place = (m: Message): Promise<Outcome> => placeAndAwait(crm, status, m);
 
 const order = (n: number, over: Partial<ProvisionOrder> = {}): ProvisionOrder => ({
   order_id: `ord-${run}-${n}`,

@@ -20,6 +20,7 @@ import { serviceEntities } from "../../services/projection/store/schema.js";
 import { radusergroup } from "../../services/radius/store/schema.js";
 import { runId, testEnv } from "../support/env.js";
 import { startAll } from "../support/services.js";
+import { finalTypes as final, placeAndAwait, type Outcome } from "../support/outcome.js";
 import { watch, type Watch } from "../support/watch.js";
 
 const run = runId();
@@ -30,14 +31,7 @@ let crm: Crm;
 let status: Watch;
 let lifecycle: Watch;
 
-type Outcome = Message<"OrderCompleted"> | Message<"OrderFailed"> | Message<"OrderRejected">;
-const final = ["OrderCompleted", "OrderFailed", "OrderRejected"];
-
-async function place(m: Message): Promise<Outcome> {
-  await crm.place(m);
-  const ms = await status.waitFor(m.meta.correlation_id, (list) => list.some((x) => final.includes(x.type)), 90_000);
-  return ms.find((x) => final.includes(x.type)) as Outcome;
-}
+const place = (m: Message): Promise<Outcome> => placeAndAwait(crm, status, m);
 
 const serial = (n: number) => `FAIL${run.slice(-6).toUpperCase()}${n}`;
 const order = (n: number): ProvisionOrder => ({

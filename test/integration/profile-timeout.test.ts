@@ -14,6 +14,7 @@ import { topics } from "../../shared/topics.js";
 import { allocations } from "../../services/ipam/store/schema.js";
 import { runId, testEnv } from "../support/env.js";
 import { allServices, startAll } from "../support/services.js";
+import { placeAndAwait, type Outcome } from "../support/outcome.js";
 import { watch, type Watch } from "../support/watch.js";
 
 const run = runId();
@@ -27,14 +28,7 @@ let crm: Crm;
 let status: Watch;
 let lifecycle: Watch;
 
-type Outcome = Message<"OrderCompleted"> | Message<"OrderFailed"> | Message<"OrderRejected">;
-const final = ["OrderCompleted", "OrderFailed", "OrderRejected"];
-
-async function place(m: Message): Promise<Outcome> {
-  await crm.place(m);
-  const ms = await status.waitFor(m.meta.correlation_id, (list) => list.some((x) => final.includes(x.type)), 90_000);
-  return ms.find((x) => final.includes(x.type)) as Outcome;
-}
+const place = (m: Message): Promise<Outcome> => placeAndAwait(crm, status, m);
 
 const serial = (n: number) => `PTO${run.slice(-6).toUpperCase()}${n}`;
 const order = (n: number): ProvisionOrder => ({

@@ -169,18 +169,8 @@ async function changePlan(db: Conn, e: Extract<BillingEffect, { kind: "change-pl
     .update(planPeriods)
     .set({ endsOn: e.previous_ends_on })
     .where(and(ofService, isNull(planPeriods.endsOn), lt(planPeriods.startsOn, e.starts_on)));
-  await db.insert(planPeriods).values({
-    tenantId: e.tenant_id,
-    serviceId: e.service_id,
-    startsOn: e.starts_on,
-    planId: e.plan_id,
-    monthlyPriceCents: e.price.monthly_price_cents,
-    currency: e.price.currency,
-  });
-  await db
-    .update(billingServices)
-    .set({ planId: e.plan_id, monthlyPriceCents: e.price.monthly_price_cents, currency: e.price.currency })
-    .where(and(eq(billingServices.tenantId, e.tenant_id), eq(billingServices.serviceId, e.service_id)));
+  await openPeriod(db, e);
+  await showPlan(db, e);
 }
 
 /**
@@ -204,16 +194,26 @@ async function revertPlan(db: Conn, e: Extract<BillingEffect, { kind: "revert-pl
       ),
     )
     .returning({ startsOn: planPeriods.startsOn });
-  if (reopened.length === 0) {
-    await db.insert(planPeriods).values({
-      tenantId: e.tenant_id,
-      serviceId: e.service_id,
-      startsOn: e.starts_on,
-      planId: e.plan_id,
-      monthlyPriceCents: e.price.monthly_price_cents,
-      currency: e.price.currency,
-    });
-  }
+  if (reopened.length === 0) await openPeriod(db, e);
+  await showPlan(db, e);
+}
+
+type PlanFrom = Pick<Extract<BillingEffect, { kind: "change-plan" }>, "tenant_id" | "service_id" | "plan_id" | "price" | "starts_on">;
+
+/** A plan period of `plan_id` at `price`, open from `starts_on`. */
+async function openPeriod(db: Conn, e: PlanFrom): Promise<void> {
+  await db.insert(planPeriods).values({
+    tenantId: e.tenant_id,
+    serviceId: e.service_id,
+    startsOn: e.starts_on,
+    planId: e.plan_id,
+    monthlyPriceCents: e.price.monthly_price_cents,
+    currency: e.price.currency,
+  });
+}
+
+/** The service record shows the plan charged now. */
+async function showPlan(db: Conn, e: PlanFrom): Promise<void> {
   await db
     .update(billingServices)
     .set({ planId: e.plan_id, monthlyPriceCents: e.price.monthly_price_cents, currency: e.price.currency })
